@@ -1,0 +1,67 @@
+"""Scan configuration: one validated pydantic model, recorded whole in every manifest."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scanner.errors import ConfigError
+
+FORMATS = ("auto", "warc", "wet", "jsonl", "parquet", "text")
+Format = Literal["auto", "warc", "wet", "jsonl", "parquet", "text"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReaderConfig(_Strict):
+    """How records are read. Field names accept dotted paths (``metadata.url``)."""
+
+    format: Format = "auto"
+    max_record_bytes: int = Field(20 * 1024 * 1024, gt=0, description="records larger than this are skipped")
+    text_field: str = "text"
+    id_field: str | None = Field(None, description="default: 'id' when present")
+    url_field: str | None = Field(
+        None, description="default: the first of url, metadata.url, metadata.warc_url, id (when it is a URL)"
+    )
+    date_field: str | None = Field(
+        None, description="default: the first of date, timestamp, created, metadata.warc_date"
+    )
+    html_main_content: bool = Field(True, description="resiliparse main-content heuristics (drops boilerplate)")
+
+
+class SegmentConfig(_Strict):
+    """Passage segmentation, in characters."""
+
+    min_chars: int = Field(200, ge=1, description="fragments shorter than this merge with a neighbour")
+    max_chars: int = Field(1200, ge=50, description="longer paragraphs are windowed")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SegmentConfig:
+        if self.min_chars > self.max_chars:
+            raise ValueError("min_chars must not exceed max_chars")
+        return self
+
+
+class ScanConfig(_Strict):
+    """Everything that decides a scan's output. Two scans with equal configs and inputs write equal bytes."""
+
+    inputs: list[str]
+    out: str = "tropescan-out"
+    dataset: str | None = None
+    limit: int | None = Field(None, ge=1, description="stop after this many records per scan")
+    reader: ReaderConfig = ReaderConfig()
+    segment: SegmentConfig = SegmentConfig()
+
+    @classmethod
+    def build(cls, **values: object) -> ScanConfig:
+        """Validate, turning every problem into one :class:`ConfigError` listing each with its location."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"[{'.'.join(str(p) for p in err['loc']) or 'config'}] {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid scan configuration: {problems}") from exc

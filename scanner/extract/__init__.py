@@ -1,0 +1,1 @@
+"""Text extraction (HTML to text), normalisation and passage segmentation."""

@@ -1,0 +1,214 @@
+"""The one place the stages are chained: read -> extract -> segment -> (label) -> write, file by file.
+
+Each input file is scanned by :func:`scan_file` in bounded memory (one record at a time, rows flushed in row
+groups); :func:`scan` runs the files in order and writes the manifest. Library code logs; only the CLI prints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from scanner import __version__
+from scanner.config import ScanConfig
+from scanner.data import Document, Hit
+from scanner.errors import ShardError
+from scanner.extract.segment import segment
+from scanner.readers import reader_for
+from scanner.readers.base import RecordContext
+from scanner.readers.detect import detect_format
+from scanner.readers.inputs import Ignored, InputFile, resolve_inputs, unique_shards
+from scanner.readers.stream import InputStream
+from scanner.stats import FileStats, totals
+from scanner.store.writer import ShardWriter
+
+log = logging.getLogger("scanner")
+MANIFEST_VERSION = 1
+PROGRESS_EVERY = 64
+
+Labeler = Callable[[Document], list[Hit]]
+
+
+class ScanObserver(Protocol):
+    """Progress callbacks (the CLI draws them with rich). All optional to act on."""
+
+    def file_started(self, stats: FileStats) -> None: ...
+
+    def progress(self, stats: FileStats, bytes_read: int) -> None: ...
+
+    def file_finished(self, stats: FileStats) -> None: ...
+
+
+@dataclass(slots=True)
+class ScanResult:
+    config: ScanConfig
+    out: Path
+    files: list[FileStats]
+    ignored: list[Ignored]
+    wall_seconds: float
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """Non-zero only when an input named on the command line is missing or wholly unreadable."""
+        return 1 if any(f.named and f.wholly_unreadable for f in self.files) else 0
+
+
+def iter_file_documents(file: InputFile, config: ScanConfig, stats: FileStats) -> Iterator[Document]:
+    """Every record of one input file as a segmented :class:`Document`, counted into ``stats``.
+
+    Raises :class:`ShardError` when the file as a whole cannot be read (not found, refused, not a known format).
+    """
+    try:
+        stream = InputStream(file.source)
+    except (OSError, ValueError) as exc:
+        raise ShardError(file.source, "unreadable", f"cannot be opened ({exc})") from exc
+    with stream:
+        fmt = detect_format(file.source, stream.head, config.reader.format)
+        stats.format = fmt
+        ctx = RecordContext(file, fmt)
+        reader = reader_for(fmt, config.reader)
+        seg = config.segment
+        for doc in reader.read_file(stream, ctx):
+            if doc.skip_reason is None:
+                doc.passages = segment(doc.text, min_chars=seg.min_chars, max_chars=seg.max_chars)
+            stats.add(doc)
+            stats.bytes_read = stream.bytes_read
+            yield doc
+        if stats.records_total == 0:
+            doc = ctx.skip(0, 0, "empty_file", "the file holds no records")
+            stats.add(doc)
+            yield doc
+        stats.sha256 = stream.finish()
+        stats.bytes_read = stream.bytes_read
+
+
+def _new_stats(file: InputFile) -> FileStats:
+    return FileStats(source=file.source, key=file.key, shard=file.shard, dataset=file.dataset,
+                     named=file.named, size=file.size)
+
+
+def iter_documents(config: ScanConfig) -> Iterator[Document]:
+    """Stream the documents of every input (no results written). Unreadable files are logged and passed over."""
+    files, _ = resolve_inputs(config.inputs, dataset=config.dataset)
+    for file in files:
+        try:
+            yield from iter_file_documents(file, config, _new_stats(file))
+        except ShardError as exc:
+            log.error("%s", exc)
+
+
+def scan_file(
+    file: InputFile,
+    config: ScanConfig,
+    out: Path,
+    *,
+    labelers: Sequence[Labeler] = (),
+    budget: int | None = None,
+    observer: ScanObserver | None = None,
+) -> FileStats:
+    """Scan one file into ``out/docs/<shard>.parquet`` and ``out/hits/<shard>.parquet``.
+
+    ``budget`` is the number of documents still allowed by ``--limit`` (``None``: no limit).
+    """
+    stats = _new_stats(file)
+    if observer:
+        observer.file_started(stats)
+    writer = ShardWriter(out, file.shard)
+    try:
+        docs = iter_file_documents(file, config, stats)
+        for n, doc in enumerate(docs, 1):
+            hits = [hit for labeler in labelers for hit in labeler(doc)] if doc.skip_reason is None else []
+            writer.add(doc, hits)
+            if observer and n % PROGRESS_EVERY == 0:
+                observer.progress(stats, stats.bytes_read)
+            if budget is not None and stats.records_read >= budget:
+                log.info("%s: stopped after %d documents (--limit)", file.source, budget)
+                docs.close()
+                break
+        writer.commit()
+    except ShardError as exc:
+        writer.abort()
+        stats.status = "refused" if exc.reason == "wat_refused" else "unreadable"
+        stats.message = exc.message
+        log.error("%s", exc)
+        _reset_counts(stats)
+    except Exception as exc:
+        # A bug or an unforeseen failure in one file must not end the scan of the others; it is reported
+        # with its traceback, the file's outputs are discarded and the exit status is non-zero.
+        writer.abort()
+        stats.status = "failed"
+        stats.message = f"{type(exc).__name__}: {exc}"
+        log.exception("%s: failed", file.source)
+        _reset_counts(stats)
+    if observer:
+        observer.file_finished(stats)
+    return stats
+
+
+def _reset_counts(stats: FileStats) -> None:
+    # A file whose outputs were discarded contributes no records (its partial counts would not match the store).
+    stats.records_total = stats.records_read = stats.records_skipped = stats.chars = stats.passages = 0
+    stats.skipped_by_reason.clear()
+    stats.warnings_by_reason.clear()
+
+
+def scan(
+    config: ScanConfig,
+    *,
+    labelers: Sequence[Labeler] = (),
+    observer: ScanObserver | None = None,
+) -> ScanResult:
+    """Scan every input of ``config`` into ``config.out`` and write ``manifest.json``."""
+    started = time.perf_counter()
+    out = Path(config.out)
+    files: list[FileStats] = []
+    inputs: list[InputFile] = []
+    ignored: list[Ignored] = []
+    for arg in config.inputs:
+        try:
+            found, skipped = resolve_inputs([arg], dataset=config.dataset)
+        except ShardError as exc:
+            log.error("%s", exc)
+            files.append(FileStats(source=arg, key=arg, shard="", dataset=config.dataset or "", named=True,
+                                   size=None, status="missing", message=exc.message))
+            continue
+        inputs.extend(found)
+        ignored.extend(skipped)
+    inputs = unique_shards(inputs)  # names must not collide across separately named inputs either
+    out.mkdir(parents=True, exist_ok=True)
+    remaining = config.limit
+    for file in inputs:
+        if remaining is not None and remaining <= 0:
+            break
+        stats = scan_file(file, config, out, labelers=labelers, budget=remaining, observer=observer)
+        files.append(stats)
+        if remaining is not None:
+            remaining -= stats.records_read
+    wall = time.perf_counter() - started
+    result = ScanResult(config=config, out=out, files=files, ignored=ignored, wall_seconds=wall)
+    result.manifest = write_manifest(result)
+    return result
+
+
+def write_manifest(result: ScanResult) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "tropescan_version": __version__,
+        "config": result.config.model_dump(mode="json"),
+        "inputs": [f.to_json() for f in result.files],
+        "ignored_files": [{"source": i.source, "reason": i.reason} for i in result.ignored],
+        "counts": totals(result.files),
+        "timing": {"wall_seconds": round(result.wall_seconds, 3)},
+    }
+    path = result.out / "manifest.json"
+    tmp = path.with_name(".manifest.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return manifest

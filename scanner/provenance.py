@@ -1,0 +1,75 @@
+"""Provenance helpers: registered domains, stable document ids, dataset and shard names."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from publicsuffixlist import PublicSuffixList
+
+
+@functools.cache
+def _psl() -> PublicSuffixList:
+    # ICANN section only: the registered domain of ``foo.github.io`` is ``github.io`` (as tldextract's default).
+    # The list ships inside the package (publicsuffixlist updates its release with the upstream list), so no
+    # network access is needed.
+    return PublicSuffixList(only_icann=True)
+
+
+def host_of(url: str | None) -> str | None:
+    """The lower-cased host of a URL, or ``None`` when it has none."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip() if "//" in url else "//" + url.strip())
+        host = parts.hostname
+    except ValueError:
+        return None
+    return host.rstrip(".").lower() if host else None
+
+
+def registered_domain(url: str | None) -> str | None:
+    """eTLD+1 of a URL's host (``https://blog.example.co.uk/x`` -> ``example.co.uk``).
+
+    IP addresses are returned as they are; a host that is itself a public suffix (or ``localhost``) is returned
+    whole, so every URL with a host gets a domain to aggregate by.
+    """
+    host = host_of(url)
+    if host is None:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return host
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return _psl().privatesuffix(host) or host
+
+
+def make_doc_id(source_key: str, record_index: int) -> str:
+    """A stable id from the source file's key (its path relative to the input root) and record position."""
+    digest = hashlib.blake2b(f"{source_key}\x00{record_index}".encode(), digest_size=10)
+    return digest.hexdigest()
+
+
+_COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd", ".bz2", ".xz")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def shard_name(relative_path: str) -> str:
+    """A file-system-safe shard name from a path relative to its input root (compression suffix dropped)."""
+    name = relative_path.replace("\\", "/").strip("/")
+    lowered = name.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    name = name.replace("/", "__")
+    return _UNSAFE.sub("_", name).strip("_") or "shard"

@@ -1,0 +1,110 @@
+"""WARC and WET files: ``response`` records with HTML payloads and ``conversion`` records become documents.
+
+Every other record (warcinfo, request, metadata, revisit, resource, non-HTML responses, non-2xx responses) is
+a counted, quiet skip. Only payloads reach the text stages: WARC and HTTP headers (and the ``robots:`` lines of
+Common Crawl's warcinfo records) never do.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from fastwarc.warc import ArchiveIterator, WarcRecord
+
+from scanner.data import Document
+from scanner.errors import RecordError
+from scanner.extract.html import decode_html, extract_text, looks_like_html
+from scanner.readers.base import Reader, RecordContext, decode_text
+from scanner.readers.stream import InputStream
+from scanner.readers.warcframe import RawRecord, WarcFramer
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_QUIET_TYPES = frozenset({"warcinfo", "request", "metadata", "revisit", "resource", "continuation"})
+
+
+class WarcReader(Reader):
+    """WARC (``response`` records, HTML extracted with resiliparse) and WET (``conversion`` records)."""
+
+    name = "warc"
+
+    def read_file(self, stream: InputStream, ctx: RecordContext) -> Iterator[Document]:
+        framer = WarcFramer(stream, head=stream.head, max_record_bytes=self.config.max_record_bytes)  # type: ignore[arg-type]
+        for raw in framer:
+            yield self._document(raw, ctx)
+
+    def _document(self, raw: RawRecord, ctx: RecordContext) -> Document:
+        h = raw.headers
+        url = h.get("warc-target-uri") or None
+        date = h.get("warc-date") or None
+        rid = h.get("warc-record-id") or None
+        if raw.error is not None:
+            return ctx.skip(raw.index, raw.offset, raw.error.reason, raw.error.message, record_id=rid, url=url,
+                            crawl_date=date)
+        assert raw.block is not None
+        wtype = h.get("warc-type", "").lower()
+        if wtype == "conversion":
+            text, warnings = decode_text(raw.block, ctx, raw.index)
+            if not text.strip():
+                return ctx.skip(raw.index, raw.offset, "empty_text", "conversion record has no text", fmt="wet",
+                                record_id=rid, url=url, crawl_date=date, quiet=True)
+            return ctx.document(raw.index, raw.offset, text=text, fmt="wet", record_id=rid, url=url,
+                                crawl_date=date, language=h.get("warc-identified-content-language"),
+                                warnings=warnings)
+        if wtype != "response":
+            reason = f"warc_{wtype}" if wtype in _QUIET_TYPES else "warc_unknown_type"
+            return ctx.skip(raw.index, raw.offset, reason, f"WARC-Type {wtype or '(missing)'} holds no page text",
+                            record_id=rid, url=url, crawl_date=date, quiet=reason != "warc_unknown_type")
+        try:
+            text, warnings = self._response_text(raw)
+        except RecordError as err:
+            quiet = err.reason in ("non_html", "http_not_ok", "empty_text")
+            return ctx.skip(raw.index, raw.offset, err.reason, err.message, record_id=rid, url=url,
+                            crawl_date=date, quiet=quiet)
+        return ctx.document(raw.index, raw.offset, text=text, fmt="warc", record_id=rid, url=url,
+                            crawl_date=date, warnings=warnings)
+
+    def _response_text(self, raw: RawRecord) -> tuple[str, list[str]]:
+        assert raw.block is not None
+        wct = raw.headers.get("content-type", "application/http").lower()
+        if not wct.startswith("application/http"):
+            raise RecordError("non_html", f"response record of type {wct} (not HTTP)")
+        rec, payload, warnings = _http_payload(raw)
+        status = rec.http_headers.status_code
+        if not 200 <= status < 300:
+            raise RecordError("http_not_ok", f"HTTP status {status}")
+        if not payload.strip():
+            raise RecordError("empty_text", "empty HTTP payload")
+        ctype = (rec.http_content_type or "").lower()
+        identified = raw.headers.get("warc-identified-payload-type", "").lower()
+        if ctype in HTML_TYPES or identified in HTML_TYPES:
+            pass
+        elif (ctype and ctype not in ("application/octet-stream", "text/plain")) or not looks_like_html(payload):
+            raise RecordError("non_html", f"payload is {ctype or identified or 'not HTML'}")
+        html, decode_warnings = decode_html(payload, rec.http_charset)
+        text = extract_text(html, main_content=self.config.html_main_content)
+        if not text.strip():
+            raise RecordError("empty_text", "no text left after HTML extraction")
+        return text, warnings + decode_warnings
+
+
+def _http_payload(raw: RawRecord) -> tuple[WarcRecord, bytes, list[str]]:
+    """The HTTP record and its payload, de-chunked and decompressed where that works.
+
+    Some crawls store payloads already decompressed while keeping the ``Content-Encoding`` header; when
+    decoding fails the payload is taken as stored (with a warning) rather than the record lost.
+    """
+    assert raw.block is not None
+    record_bytes = raw.header_bytes.rstrip(b"\r\n") + b"\r\n\r\n" + raw.block + b"\r\n\r\n"
+    last_error: Exception | None = None
+    for mode, warnings in (("all", []), ("transfer", ["content_encoding_ignored"]), ("none", ["transfer_encoding_ignored"])):
+        try:
+            rec = next(iter(ArchiveIterator(io.BytesIO(record_bytes), parse_http=True, auto_decode=mode)))
+            payload = rec.reader.read()
+        except (OSError, StopIteration, ValueError) as exc:
+            last_error = exc
+            continue
+        if not rec.is_http_parsed or rec.http_headers is None:
+            raise RecordError("malformed_http", "response record has no parsable HTTP header")
+        return rec, payload, warnings
+    raise RecordError("malformed_http", f"HTTP response cannot be parsed ({last_error})")

@@ -1,0 +1,401 @@
+"""WARC record framing that accounts for every record, damaged ones included.
+
+FastWARC parses records fast, but on damaged input it stops silently (a truncated gzip member ends the iteration
+without an error) or gives up on the rest of the file (one malformed header raises and the iterator is done),
+and a record with a wrong ``Content-Length`` is returned with a corrupted body before the *next* record fails.
+A scanner that must count every skipped record needs more than that, so framing happens here:
+
+* gzip members are decompressed one by one (python-isal), so each record knows the compressed offset of its
+  member (the offset Common Crawl's index gives) and a corrupt member costs that record only: reading
+  resumes at the next member;
+* each record's ``Content-Length`` is checked against what follows the block (blank lines, then the next
+  ``WARC/`` line or the end of the file); on a mismatch, or a malformed header, the record is reported and
+  reading resumes at the next line that starts a WARC record;
+* a record larger than the size cap is streamed past, never held in memory.
+
+The framed bytes of each record are then parsed by FastWARC (HTTP headers, chunked and compressed payloads):
+see :mod:`scanner.readers.warc`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from isal import isal_zlib
+
+from scanner.errors import RecordError
+from scanner.readers.compression import GZIP_MAGIC, READ_CHUNK, compression_of
+
+MAX_HEADER_BYTES = 1 << 20
+_WS = b" \t\r\n"
+
+
+class _Truncated(Exception):
+    """The stream ended inside a gzip member."""
+
+
+class _Corrupt(Exception):
+    """A gzip member could not be decompressed; the stream has moved on to the next member."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One framed WARC record. ``block`` is ``None`` when ``error`` is set (or the record was too large)."""
+
+    index: int
+    offset: int
+    headers: dict[str, str]
+    header_bytes: bytes
+    block: bytes | None
+    error: RecordError | None = None
+
+
+class _Source:
+    """The decompressed bytes of a WARC file in a sliding buffer, with gzip member offsets."""
+
+    def __init__(self, raw: BinaryIO, head: bytes) -> None:
+        self.raw = raw
+        self.gzip = compression_of(head) == "gzip"
+        self.buf = bytearray()
+        self.pos = 0  # read position in buf
+        self.base = 0  # decompressed offset of buf[0]
+        self.eof = False
+        self._pending = b""  # compressed bytes read but not yet decompressed
+        self._pending_c = 0  # compressed offset of _pending[0]
+        self._decomp: object | None = None
+        self._members: deque[tuple[int, int]] = deque()  # (decompressed start, compressed start)
+
+    # -- positions -------------------------------------------------------------------------------------------
+    @property
+    def offset(self) -> int:
+        """Decompressed offset of the read position."""
+        return self.base + self.pos
+
+    def stored_offset(self, uoffset: int) -> int:
+        """Offset in the file as stored: the gzip member holding ``uoffset`` for gzip, else ``uoffset``."""
+        if not self.gzip:
+            return uoffset
+        best = 0
+        for ustart, cstart in self._members:
+            if ustart <= uoffset:
+                best = cstart
+            else:
+                break
+        while len(self._members) > 1 and self._members[1][0] <= uoffset:
+            self._members.popleft()
+        return best
+
+    # -- buffer management -----------------------------------------------------------------------------------
+    def _compact(self) -> None:
+        if self.pos > READ_CHUNK:
+            del self.buf[: self.pos]
+            self.base += self.pos
+            self.pos = 0
+
+    def fill(self) -> bool:
+        """Append more decompressed bytes to the buffer; ``False`` at the end of the stream."""
+        if self.eof:
+            return False
+        self._compact()
+        if not self.gzip:
+            chunk = self.raw.read(READ_CHUNK)
+            if not chunk:
+                self.eof = True
+                return False
+            self.buf += chunk
+            return True
+        return self._fill_gzip()
+
+    def _fill_gzip(self) -> bool:
+        while True:
+            if not self._pending:
+                self._pending = self.raw.read(READ_CHUNK)
+                if not self._pending:
+                    self.eof = True
+                    if self._decomp is not None:
+                        self._decomp = None
+                        raise _Truncated
+                    return False
+            if self._decomp is None:
+                if not self._pending.startswith(GZIP_MAGIC[: len(self._pending)]):
+                    if self._only_padding_left():
+                        self.eof = True
+                        return False
+                    self._skip_to_next_member()
+                    raise _Corrupt("bytes between gzip members are not gzip data")
+                if len(self._pending) < 2:
+                    more = self.raw.read(READ_CHUNK)
+                    if more:
+                        self._pending += more
+                        continue
+                self._members.append((self.base + len(self.buf), self._pending_c))
+                self._decomp = isal_zlib.decompressobj(31)
+            decomp = self._decomp
+            data = self._pending
+            try:
+                out = decomp.decompress(data, READ_CHUNK)  # type: ignore[attr-defined]
+            except isal_zlib.error as exc:
+                self._decomp = None
+                self._skip_to_next_member(search_from=1)
+                raise _Corrupt(f"gzip data error ({exc})") from exc
+            finished = decomp.eof  # type: ignore[attr-defined]
+            rest = decomp.unused_data if finished else decomp.unconsumed_tail  # type: ignore[attr-defined]
+            self._pending_c += len(data) - len(rest)
+            self._pending = rest
+            if finished:
+                self._decomp = None
+            if out:
+                self.buf += out
+                return True
+
+    def _only_padding_left(self) -> bool:
+        """True when nothing but NUL / white-space padding remains (some writers pad files); consumes it."""
+        if self._pending.strip(b"\x00 \t\r\n"):
+            return False
+        while True:
+            more = self.raw.read(READ_CHUNK)
+            if not more:
+                self._pending = b""
+                return True
+            if more.strip(b"\x00 \t\r\n"):
+                self._pending += more  # not padding after all; the caller resynchronises
+                return False
+
+    def _skip_to_next_member(self, search_from: int = 0) -> None:
+        """Drop compressed bytes up to the next gzip member header (or the end of the file)."""
+        while True:
+            hit = self._pending.find(b"\x1f\x8b\x08", search_from)
+            if hit >= 0:
+                self._pending_c += hit
+                self._pending = self._pending[hit:]
+                return
+            keep = self._pending[-2:]
+            self._pending_c += len(self._pending) - len(keep)
+            more = self.raw.read(READ_CHUNK)
+            if not more:
+                self._pending_c += len(keep)
+                self._pending = b""
+                return
+            self._pending = keep + more
+            search_from = 0
+
+    def drop_buffer(self) -> None:
+        """Forget buffered decompressed bytes (after a corrupt member: they cannot be trusted)."""
+        self.base += len(self.buf)
+        self.buf = bytearray()
+        self.pos = 0
+
+    def ensure(self, n: int) -> bool:
+        """Make at least ``n`` bytes available after ``pos``; ``False`` when the stream ends first."""
+        while len(self.buf) - self.pos < n:
+            if not self.fill():
+                return False
+        return True
+
+
+class WarcFramer:
+    """Iterate the records of one WARC / WET stream, reporting damaged ones instead of stopping."""
+
+    def __init__(self, raw: BinaryIO, *, head: bytes, max_record_bytes: int) -> None:
+        self.src = _Source(raw, head)
+        self.max_record_bytes = max_record_bytes
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        index = 0
+        src = self.src
+        while True:
+            self._record_start = src.offset
+            try:
+                if not self._skip_blank():
+                    return
+                record = self._read_record(index)
+            except _Truncated:
+                yield self._failed(index, "truncated_gzip", "gzip stream ends inside a member")
+                return
+            except _Corrupt as exc:
+                src.drop_buffer()
+                yield self._failed(index, "corrupt_gzip", exc.detail)
+                index += 1
+                continue
+            yield record
+            index += 1
+
+    _record_start = 0
+
+    def _failed(self, index: int, reason: str, detail: str) -> RawRecord:
+        offset = self.src.stored_offset(self._record_start)
+        return RawRecord(index, offset, {}, b"", None, RecordError(reason, detail))
+
+    def _skip_blank(self) -> bool:
+        """Move past blank lines; ``False`` at a clean end of the stream."""
+        src = self.src
+        while True:
+            buf = src.buf
+            n = len(buf)
+            while src.pos < n and buf[src.pos] in _WS:
+                src.pos += 1
+            if src.pos < n:
+                self._record_start = src.offset
+                return True
+            if not src.fill():
+                return False
+
+    def _resync(self) -> None:
+        """Move to the next line that starts with ``WARC/`` (or the end of the stream)."""
+        src = self.src
+        while True:
+            hit = src.buf.find(b"\nWARC/", src.pos + 1)
+            if hit >= 0:
+                src.pos = hit + 1
+                return
+            src.pos = max(src.pos, len(src.buf) - 6)
+            if not src.fill():
+                src.pos = len(src.buf)
+                return
+
+    def _read_record(self, index: int) -> RawRecord:
+        src = self.src
+        stored = src.stored_offset(self._record_start)
+        if not src.ensure(5):
+            src.pos = len(src.buf)
+            return RawRecord(index, stored, {}, b"", None,
+                             RecordError("truncated_record", "file ends inside a WARC header"))
+        if not src.buf.startswith(b"WARC/", src.pos):
+            self._resync()
+            return RawRecord(index, stored, {}, b"", None,
+                             RecordError("malformed_warc_header", "record does not start with a WARC/ version line"))
+        end = self._header_end()
+        if end is None:
+            too_long = len(src.buf) - src.pos >= MAX_HEADER_BYTES
+            if too_long:
+                self._resync()
+                return RawRecord(index, stored, {}, b"", None,
+                                 RecordError("malformed_warc_header", "WARC header block is not terminated"))
+            src.pos = len(src.buf)
+            return RawRecord(index, stored, {}, b"", None,
+                             RecordError("truncated_record", "file ends inside a WARC header"))
+        header_stop, body_start = end
+        header_bytes = bytes(src.buf[src.pos : header_stop])
+        headers = _parse_headers(header_bytes)
+        length_text = headers.get("content-length")
+        try:
+            length = int(length_text) if length_text is not None else -1
+        except ValueError:
+            length = -1
+        if length < 0:
+            src.pos += 1
+            self._resync()
+            return RawRecord(index, stored, headers, header_bytes, None,
+                             RecordError("malformed_warc_header",
+                                         f"missing or invalid Content-Length {length_text!r}"))
+        src.pos = body_start
+        if length > self.max_record_bytes:
+            if not self._discard(length):
+                return RawRecord(index, stored, headers, header_bytes, None,
+                                 RecordError("truncated_record", "file ends inside the record block"))
+            if not self._trailer_ok():
+                self._resync()
+                return RawRecord(index, stored, headers, header_bytes, None,
+                                 RecordError("bad_content_length",
+                                             f"Content-Length {length} does not match the record block"))
+            return RawRecord(index, stored, headers, header_bytes, None,
+                             RecordError("record_too_large",
+                                         f"record block of {length} bytes exceeds the cap of "
+                                         f"{self.max_record_bytes} bytes"))
+        if not src.ensure(length):
+            src.pos = len(src.buf)
+            return RawRecord(index, stored, headers, header_bytes, None,
+                             RecordError("truncated_record",
+                                         f"file ends inside the record block (Content-Length {length})"))
+        block = bytes(src.buf[src.pos : src.pos + length])
+        block_start = src.pos
+        src.pos += length
+        if not self._trailer_ok():
+            src.pos = block_start
+            self._resync()
+            return RawRecord(index, stored, headers, header_bytes, None,
+                             RecordError("bad_content_length",
+                                         f"Content-Length {length} does not match the record block"))
+        return RawRecord(index, stored, headers, header_bytes, block)
+
+    def _header_end(self) -> tuple[int, int] | None:
+        """(end of the header lines, start of the block), or ``None`` when the header is not terminated."""
+        src = self.src
+        search = src.pos
+        while True:
+            crlf = src.buf.find(b"\r\n\r\n", search, src.pos + MAX_HEADER_BYTES)
+            lf = src.buf.find(b"\n\n", search, src.pos + MAX_HEADER_BYTES)
+            hits = [(h, 4) for h in (crlf,) if h >= 0] + [(h, 2) for h in (lf,) if h >= 0]
+            if hits:
+                hit, width = min(hits)
+                return hit, hit + width
+            if len(src.buf) - src.pos >= MAX_HEADER_BYTES:
+                return None
+            search = max(src.pos, len(src.buf) - 3)
+            if not src.fill():
+                return None
+
+    def _discard(self, length: int) -> bool:
+        src = self.src
+        while length > 0:
+            available = len(src.buf) - src.pos
+            if available == 0 and not src.fill():
+                return False
+            take = min(length, len(src.buf) - src.pos)
+            src.pos += take
+            length -= take
+        return True
+
+    def _trailer_ok(self) -> bool:
+        """Does the block end where Content-Length says?
+
+        Yes when the standard record separator (CRLF CRLF) follows it, or blank lines and then the next
+        ``WARC/`` line or the end of the stream. (With the standard separator the length is right even when the
+        next record's header is malformed; that record is then reported on its own.)
+        """
+        src = self.src
+        if src.ensure(4) and src.buf.startswith(b"\r\n\r\n", src.pos):
+            src.pos += 4
+            return True
+        while True:
+            buf = src.buf
+            n = len(buf)
+            while src.pos < n and buf[src.pos] in _WS:
+                src.pos += 1
+            if src.pos < n:
+                if not src.ensure(5):
+                    return False
+                return src.buf.startswith(b"WARC/", src.pos)
+            try:
+                more = src.fill()
+            except _Truncated:
+                return True
+            if not more:
+                return True
+
+
+def _parse_headers(header_bytes: bytes) -> dict[str, str]:
+    """WARC header fields (lower-cased names; the first occurrence wins). The version line is skipped."""
+    text = header_bytes.decode("utf-8", errors="replace")
+    headers: dict[str, str] = {}
+    last: str | None = None
+    for line in text.split("\n")[1:]:
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        if line[0] in " \t" and last is not None:
+            headers[last] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        last = name.strip().lower()
+        headers.setdefault(last, value.strip())
+    return headers
