@@ -36,7 +36,7 @@ class SegmentConfig(_Strict):
     """Passage segmentation, in characters."""
 
     min_chars: int = Field(200, ge=1, description="fragments shorter than this merge with a neighbour")
-    max_chars: int = Field(1200, ge=50, description="longer paragraphs are windowed")
+    max_chars: int = Field(1000, ge=50, description="longer paragraphs are windowed")
 
     @model_validator(mode="after")
     def _ordered(self) -> SegmentConfig:

@@ -40,7 +40,7 @@ class ScanObserver(Protocol):
 
     def file_started(self, stats: FileStats) -> None: ...
 
-    def progress(self, stats: FileStats, bytes_read: int) -> None: ...
+    def advance(self, stats: FileStats, bytes_read: int) -> None: ...
 
     def file_finished(self, stats: FileStats) -> None: ...
 
@@ -75,18 +75,24 @@ def iter_file_documents(file: InputFile, config: ScanConfig, stats: FileStats) -
         ctx = RecordContext(file, fmt)
         reader = reader_for(fmt, config.reader)
         seg = config.segment
-        for doc in reader.read_file(stream, ctx):
-            if doc.skip_reason is None:
-                doc.passages = segment(doc.text, min_chars=seg.min_chars, max_chars=seg.max_chars)
-            stats.add(doc)
-            stats.bytes_read = stream.bytes_read
-            yield doc
-        if stats.records_total == 0:
-            doc = ctx.skip(0, 0, "empty_file", "the file holds no records")
-            stats.add(doc)
-            yield doc
-        stats.sha256 = stream.finish()
-        stats.bytes_read = stream.bytes_read
+        complete = False
+        try:
+            for doc in reader.read_file(stream, ctx):
+                if doc.skip_reason is None:
+                    doc.passages = segment(doc.text, min_chars=seg.min_chars, max_chars=seg.max_chars)
+                stats.add(doc)
+                stats.bytes_read = stream.bytes_read
+                yield doc
+            if stats.records_total == 0:
+                doc = ctx.skip(0, 0, "empty_file", "the file holds no records")
+                stats.add(doc)
+                yield doc
+            complete = True
+        finally:
+            # Also when the consumer stops early (--limit): the digest covers the whole file either way.
+            if complete or stats.records_total:
+                stats.sha256 = stream.finish()
+                stats.bytes_read = stream.bytes_read
 
 
 def _new_stats(file: InputFile) -> FileStats:
@@ -127,7 +133,7 @@ def scan_file(
             hits = [hit for labeler in labelers for hit in labeler(doc)] if doc.skip_reason is None else []
             writer.add(doc, hits)
             if observer and n % PROGRESS_EVERY == 0:
-                observer.progress(stats, stats.bytes_read)
+                observer.advance(stats, stats.bytes_read)
             if budget is not None and stats.records_read >= budget:
                 log.info("%s: stopped after %d documents (--limit)", file.source, budget)
                 docs.close()

@@ -109,15 +109,18 @@ def _dataset_for(rel: PurePosixPath, root: Path) -> str:
 
 
 def _local(path: Path, root: Path, dataset: str | None, *, named: bool) -> InputFile:
-    rel = PurePosixPath(path.relative_to(root).as_posix()) if root != path else PurePosixPath(path.name)
+    # The key (the basis of doc ids) is the path below the input root, prefixed with the root's own name, so
+    # ids do not depend on where the corpus lives on disk, nor on --dataset.
+    root_name = root.resolve().name or "root"
     if named:
         rel = PurePosixPath(path.name)
-        ds = dataset or (path.resolve().parent.name or "default")
+        ds = dataset or root_name
     else:
+        rel = PurePosixPath(path.relative_to(root).as_posix())
         ds = dataset or _dataset_for(rel, root)
     return InputFile(
         source=str(path),
-        key=f"{ds}/{rel}",
+        key=f"{root_name}/{rel}",
         dataset=ds,
         shard=shard_name(str(rel)),
         size=path.stat().st_size,
@@ -141,7 +144,7 @@ def _resolve_url(url: str, dataset: str | None) -> list[InputFile]:
         raise ShardError(url, "missing_input", "not found") from exc
     except Exception as exc:  # noqa: BLE001 - any transport error means the named input is unreadable
         raise ShardError(url, "missing_input", f"cannot be opened ({exc})") from exc
-    return [InputFile(source=url, key=f"{ds}/{name}", dataset=ds, shard=shard_name(name), size=size, named=True)]
+    return [InputFile(source=url, key=f"{parent}/{name}", dataset=ds, shard=shard_name(name), size=size, named=True)]
 
 
 def unique_shards(files: list[InputFile]) -> list[InputFile]:

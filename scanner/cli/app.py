@@ -1,0 +1,39 @@
+"""The ``tropescan`` command: a thin typer app; each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from scanner import __version__
+
+app = typer.Typer(
+    name="tropescan",
+    help="Measure AI-misalignment narratives (and aligned counter-tropes) in pretraining corpora.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tropescan {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """tropescan: reader -> extract -> segment -> rules -> embeddings -> dedup -> aggregate -> report."""
+
+
+def _register() -> None:
+    from scanner.cli import scan
+
+    app.command("scan")(scan.scan_command)
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,87 @@
+"""``tropescan scan``: read inputs, segment, label, and write the results store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from scanner.config import FORMATS, ReaderConfig, ScanConfig, SegmentConfig
+from scanner.errors import ConfigError, ShardError
+
+SAMPLE_DIR = Path("corpora") / "sample"
+
+
+def default_inputs() -> list[str]:
+    """The embedded sample corpus: ``corpora/sample`` of the source checkout, else of the current directory."""
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+        candidate = base / SAMPLE_DIR
+        if candidate.is_dir():
+            return [str(candidate)]
+    raise ConfigError("no PATHS given and the sample corpus corpora/sample/ was not found")
+
+
+def scan_command(
+    paths: list[str] = typer.Argument(None, help="Files, directories, globs or http(s)/s3 URLs. "
+                                      "Default: the sample corpus in corpora/sample/."),
+    out: Path = typer.Option(Path("tropescan-out"), "--out", "-o", help="Results directory."),
+    fmt: str = typer.Option("auto", "--format", "-f", help=f"Input format: {', '.join(FORMATS)}."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset name (default: from the input path)."),
+    limit: int = typer.Option(None, "--limit", help="Stop after this many documents."),
+    max_record_mb: float = typer.Option(20.0, "--max-record-mb", help="Skip records larger than this."),
+    text_field: str = typer.Option("text", "--text-field", help="JSONL/Parquet text field (dotted path)."),
+    id_field: str = typer.Option(None, "--id-field", help="JSONL/Parquet id field."),
+    url_field: str = typer.Option(None, "--url-field", help="JSONL/Parquet URL field (e.g. metadata.url)."),
+    date_field: str = typer.Option(None, "--date-field", help="JSONL/Parquet date field."),
+    full_html: bool = typer.Option(False, "--full-html", help="Keep boilerplate (no main-content heuristics)."),
+    min_chars: int = typer.Option(200, "--min-chars", help="Passages shorter than this merge with neighbours."),
+    max_chars: int = typer.Option(1000, "--max-chars", help="Longer paragraphs are windowed."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
+) -> None:
+    """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
+    console = Console(stderr=True)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[
+        RichHandler(console=console, show_time=False, show_path=False, markup=False)])
+    try:
+        config = ScanConfig.build(
+            inputs=paths or default_inputs(),
+            out=str(out),
+            dataset=dataset,
+            limit=limit,
+            reader=ReaderConfig.model_validate({
+                "format": fmt, "max_record_bytes": int(max_record_mb * 1024 * 1024), "text_field": text_field,
+                "id_field": id_field, "url_field": url_field, "date_field": date_field,
+                "html_main_content": not full_html,
+            }),
+            segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
+        )
+    except (ConfigError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    result = _run(config, console, quiet=quiet)
+    raise typer.Exit(result)
+
+
+def _run(config: ScanConfig, console: Console, *, quiet: bool) -> int:
+    from scanner.cli.progress import RichObserver
+    from scanner.pipeline import scan
+    from scanner.readers.inputs import resolve_inputs
+    from scanner.report.console import render_scan_summary
+
+    if quiet:
+        result = scan(config)
+    else:
+        sizes: list[int | None] = []
+        for arg in config.inputs:
+            try:
+                sizes.extend(f.size for f in resolve_inputs([arg], dataset=config.dataset)[0])
+            except ShardError:
+                continue
+        total = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
+        with RichObserver(console, total, len(sizes)) as observer:
+            result = scan(config, observer=observer)
+        render_scan_summary(console, result.manifest, str(result.out))
+    return result.exit_code

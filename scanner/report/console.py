@@ -1,0 +1,61 @@
+"""The end-of-scan summary for the terminal (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+MAX_FILE_ROWS = 40
+
+
+def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) -> None:
+    """Per-file counts, skipped records by reason, and the totals, from a scan's manifest."""
+    files = Table(title="Inputs", header_style="bold")
+    files.add_column("file", no_wrap=True, overflow="ellipsis", max_width=30)
+    files.add_column("format", no_wrap=True)
+    files.add_column("status", no_wrap=True)
+    for col in ("records", "read", "skipped"):
+        files.add_column(col, justify="right", no_wrap=True)
+    inputs = manifest["inputs"]
+    for entry in inputs[:MAX_FILE_ROWS]:
+        status = entry["status"]
+        files.add_row(
+            entry["source"].rsplit("/", 1)[-1],
+            entry["format"] or "-",
+            status if status == "ok" else f"[red]{status}[/]",
+            f"{entry['records_total']:,}",
+            f"{entry['records_read']:,}",
+            f"{entry['records_skipped']:,}",
+        )
+    if len(inputs) > MAX_FILE_ROWS:
+        files.add_row(f"… {len(inputs) - MAX_FILE_ROWS} more (manifest.json)", "", "", "", "", "")
+    console.print(files)
+    for entry in inputs:
+        if entry["status"] != "ok":
+            console.print(f"[red]{entry['status']}[/]: {entry['source'].rsplit('/', 1)[-1]}: {entry['message']}")
+
+    counts = manifest["counts"]
+    reasons = Table(title="Skipped records by reason", header_style="bold")
+    reasons.add_column("reason")
+    reasons.add_column("records", justify="right")
+    for reason, n in sorted(counts["skipped_by_reason"].items(), key=lambda kv: (-kv[1], kv[0])):
+        reasons.add_row(reason, f"{n:,}")
+    for reason, n in sorted(counts["warnings_by_reason"].items()):
+        reasons.add_row(f"{reason} (read, with warning)", f"{n:,}")
+    if counts["skipped_by_reason"] or counts["warnings_by_reason"]:
+        console.print(reasons)
+
+    balanced = counts["records_read"] + counts["records_skipped"] == counts["records_total"]
+    console.print(
+        f"[bold]{counts['files']}[/] files, [bold]{counts['records_total']:,}[/] records: "
+        f"[green]{counts['records_read']:,} read[/], {counts['records_skipped']:,} skipped"
+        f"{'' if balanced else ' [red](counts do not balance!)[/]'}; "
+        f"{counts['chars']:,} characters in {counts['passages']:,} passages; "
+        f"{manifest['timing']['wall_seconds']:.1f} s"
+    )
+    if manifest.get("ignored_files"):
+        console.print(f"{len(manifest['ignored_files'])} files in the input directories were not input files "
+                      "(listed under ignored_files in the manifest)")
+    console.print(f"Results in [bold]{out}[/] (docs/, hits/, manifest.json)")
