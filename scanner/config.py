@@ -52,8 +52,8 @@ class ScanConfig(_Strict):
     out: str = "tropescan-out"
     dataset: str | None = None
     limit: int | None = Field(None, ge=1, description="stop after this many records per scan")
-    reader: ReaderConfig = ReaderConfig()
-    segment: SegmentConfig = SegmentConfig()
+    reader: ReaderConfig = Field(default_factory=ReaderConfig)
+    segment: SegmentConfig = Field(default_factory=SegmentConfig)
 
     @classmethod
     def build(cls, **values: object) -> ScanConfig:

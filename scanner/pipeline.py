@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,7 +59,7 @@ class ScanResult:
         return 1 if any(f.named and f.wholly_unreadable for f in self.files) else 0
 
 
-def iter_file_documents(file: InputFile, config: ScanConfig, stats: FileStats) -> Iterator[Document]:
+def iter_file_documents(file: InputFile, config: ScanConfig, stats: FileStats) -> Generator[Document, None, None]:
     """Every record of one input file as a segmented :class:`Document`, counted into ``stats``.
 
     Raises :class:`ShardError` when the file as a whole cannot be read (not found, refused, not a known format).
@@ -96,8 +95,14 @@ def iter_file_documents(file: InputFile, config: ScanConfig, stats: FileStats) -
 
 
 def _new_stats(file: InputFile) -> FileStats:
-    return FileStats(source=file.source, key=file.key, shard=file.shard, dataset=file.dataset,
-                     named=file.named, size=file.size)
+    return FileStats(
+        source=file.source,
+        key=file.key,
+        shard=file.shard,
+        dataset=file.dataset,
+        named=file.named,
+        size=file.size,
+    )
 
 
 def iter_documents(config: ScanConfig) -> Iterator[Document]:
@@ -182,8 +187,18 @@ def scan(
             found, skipped = resolve_inputs([arg], dataset=config.dataset)
         except ShardError as exc:
             log.error("%s", exc)
-            files.append(FileStats(source=arg, key=arg, shard="", dataset=config.dataset or "", named=True,
-                                   size=None, status="missing", message=exc.message))
+            files.append(
+                FileStats(
+                    source=arg,
+                    key=arg,
+                    shard="",
+                    dataset=config.dataset or "",
+                    named=True,
+                    size=None,
+                    status="missing",
+                    message=exc.message,
+                )
+            )
             continue
         inputs.extend(found)
         ignored.extend(skipped)
@@ -216,5 +231,5 @@ def write_manifest(result: ScanResult) -> dict[str, Any]:
     path = result.out / "manifest.json"
     tmp = path.with_name(".manifest.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
     return manifest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -46,10 +47,8 @@ def registered_domain(url: str | None) -> str | None:
         pass
     else:
         return host
-    try:
+    with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
     return _psl().privatesuffix(host) or host
 
 

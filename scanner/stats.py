@@ -12,8 +12,17 @@ from scanner.data import Document
 # such as WARC request records or non-HTML responses). A named input with only damaged records fails the run.
 DAMAGE_REASONS = frozenset(
     {
-        "truncated_gzip", "corrupt_gzip", "corrupt_zstd", "truncated", "unreadable", "truncated_record",
-        "malformed_warc_header", "bad_content_length", "malformed_http", "invalid_json", "corrupt_row_group",
+        "truncated_gzip",
+        "corrupt_gzip",
+        "corrupt_zstd",
+        "truncated",
+        "unreadable",
+        "truncated_record",
+        "malformed_warc_header",
+        "bad_content_length",
+        "malformed_http",
+        "invalid_json",
+        "corrupt_row_group",
     }
 )
 

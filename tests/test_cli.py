@@ -29,8 +29,13 @@ def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
 
 
 def test_scan_writes_the_results_layout(runner: CliRunner, tmp_path: Path) -> None:
-    src = _jsonl(tmp_path / "in.jsonl", [{"text": "A robot refused to be switched off.", "url": "https://a.example.co.uk/x"},
-                                         {"text": "Bread recipe.", "url": "http://b.example.com/"}])
+    src = _jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"text": "A robot refused to be switched off.", "url": "https://a.example.co.uk/x"},
+            {"text": "Bread recipe.", "url": "http://b.example.com/"},
+        ],
+    )
     out = tmp_path / "out"
     res = runner.invoke(app, ["scan", str(src), "--out", str(out), "--dataset", "mine"])
     assert res.exit_code == 0, res.output
@@ -81,7 +86,9 @@ def test_summary_is_printed(runner: CliRunner, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="sample corpus not built")
-def test_default_scans_the_sample_corpus(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_scans_the_sample_corpus(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, ["scan", "--quiet"])
     assert res.exit_code == 0, res.output
@@ -95,10 +102,15 @@ def test_default_scans_the_sample_corpus(runner: CliRunner, tmp_path: Path, monk
 
 def test_python_m_scanner(tmp_path: Path) -> None:
     src = _jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
-    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", str(src), "--out", str(tmp_path / "o"), "-q"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", "scan", str(src), "--out", str(tmp_path / "o"), "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o" / "docs" / "in.jsonl.parquet").is_file()
-    version = subprocess.run([sys.executable, "-m", "scanner", "--version"], capture_output=True, text=True,
-                             check=False)
+    version = subprocess.run(
+        [sys.executable, "-m", "scanner", "--version"], capture_output=True, text=True, check=False
+    )
     assert version.stdout.startswith("tropescan ")

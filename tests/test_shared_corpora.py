@@ -81,8 +81,14 @@ def test_warc_counts_match_manifest(shared_scan: ScanResult) -> None:
         assert entry["records_total"] == records, name
         # HTML responses: read, or skipped for a non-2xx HTTP status (wget captures of redirects and errors)
         assert entry["records_read"] + entry["skipped_by_reason"].get("http_not_ok", 0) == html, name
-        damage = {"truncated_gzip", "corrupt_gzip", "malformed_warc_header", "bad_content_length",
-                  "truncated_record", "malformed_http"}
+        damage = {
+            "truncated_gzip",
+            "corrupt_gzip",
+            "malformed_warc_header",
+            "bad_content_length",
+            "truncated_record",
+            "malformed_http",
+        }
         assert not damage & set(entry["skipped_by_reason"]), (name, entry["skipped_by_reason"])
 
 
@@ -104,7 +110,9 @@ def test_jsonl_counts_and_provenance(shared_scan: ScanResult) -> None:
     docs = pl.read_parquet(shared_scan.out / "docs" / "*.parquet")
     c4 = docs.filter(pl.col("source_path").str.contains("olmo__c4-sample.01"))
     assert c4["url"].null_count() == 0 and c4["domain"].null_count() == 0
-    dolma = docs.filter(pl.col("source_path").str.contains("00140.jsonl.gz") & pl.col("skip_reason").is_null())
+    dolma = docs.filter(
+        pl.col("source_path").str.contains("00140.jsonl.gz") & pl.col("skip_reason").is_null()
+    )
     assert dolma["url"].null_count() == 0  # URL sits in metadata.url
     assert dolma["domain"].n_unique() > 100
     guardian = docs.filter(pl.col("source_path").str.contains("theguardian"))
@@ -133,5 +141,6 @@ def test_manifest_is_json_with_sha256(shared_scan: ScanResult) -> None:
     manifest = json.loads((shared_scan.out / "manifest.json").read_text())
     names = {Path(e["source"]).name: e for e in manifest["inputs"]}
     assert names["resiliparse__warcfile_CC-MAIN-2020-34.warc.gz"]["sha256"] == (
-        "5cb22a7ab6d90664d69d5d17bdb4054b8eccc9b0a3b0e766dbf6469f32613221")
+        "5cb22a7ab6d90664d69d5d17bdb4054b8eccc9b0a3b0e766dbf6469f32613221"
+    )
     assert names["jwarc__cc.warc.gz"]["size"] == 5392

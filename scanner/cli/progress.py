@@ -63,19 +63,30 @@ class RichObserver:
     def advance(self, stats: FileStats, bytes_read: int) -> None:
         records = self.done_records + stats.records_total
         if self.current is not None:
-            self.progress.update(self.current, completed=bytes_read, records=f"{stats.records_total:,}",
-                                 rate=self._rate(stats.records_total, self.file_started_at))
-        self.progress.update(self.overall, completed=self.done_bytes + bytes_read, records=f"{records:,}",
-                             rate=self._rate(records))
+            self.progress.update(
+                self.current,
+                completed=bytes_read,
+                records=f"{stats.records_total:,}",
+                rate=self._rate(stats.records_total, self.file_started_at),
+            )
+        self.progress.update(
+            self.overall,
+            completed=self.done_bytes + bytes_read,
+            records=f"{records:,}",
+            rate=self._rate(records),
+        )
 
     def file_finished(self, stats: FileStats) -> None:
         self.done_files += 1
         self.done_bytes += stats.size or stats.bytes_read
         self.done_records += stats.records_total
         if self.current is not None:
-            self.progress.update(self.current, completed=stats.size or stats.bytes_read,
-                                 records=f"{stats.records_total:,}",
-                                 rate=self._rate(stats.records_total, self.file_started_at))
+            self.progress.update(
+                self.current,
+                completed=stats.size or stats.bytes_read,
+                records=f"{stats.records_total:,}",
+                rate=self._rate(stats.records_total, self.file_started_at),
+            )
             self.progress.remove_task(self.current)
             self.current = None
         self.progress.update(

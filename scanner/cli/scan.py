@@ -25,8 +25,10 @@ def default_inputs() -> list[str]:
 
 
 def scan_command(
-    paths: list[str] = typer.Argument(None, help="Files, directories, globs or http(s)/s3 URLs. "
-                                      "Default: the sample corpus in corpora/sample/."),
+    paths: list[str] = typer.Argument(
+        None,
+        help="Files, directories, globs or http(s)/s3 URLs. Default: the sample corpus in corpora/sample/.",
+    ),
     out: Path = typer.Option(Path("tropescan-out"), "--out", "-o", help="Results directory."),
     fmt: str = typer.Option("auto", "--format", "-f", help=f"Input format: {', '.join(FORMATS)}."),
     dataset: str = typer.Option(None, "--dataset", help="Dataset name (default: from the input path)."),
@@ -43,19 +45,28 @@ def scan_command(
 ) -> None:
     """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
     console = Console(stderr=True)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[
-        RichHandler(console=console, show_time=False, show_path=False, markup=False)])
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False, markup=False)],
+    )
     try:
         config = ScanConfig.build(
             inputs=paths or default_inputs(),
             out=str(out),
             dataset=dataset,
             limit=limit,
-            reader=ReaderConfig.model_validate({
-                "format": fmt, "max_record_bytes": int(max_record_mb * 1024 * 1024), "text_field": text_field,
-                "id_field": id_field, "url_field": url_field, "date_field": date_field,
-                "html_main_content": not full_html,
-            }),
+            reader=ReaderConfig.model_validate(
+                {
+                    "format": fmt,
+                    "max_record_bytes": int(max_record_mb * 1024 * 1024),
+                    "text_field": text_field,
+                    "id_field": id_field,
+                    "url_field": url_field,
+                    "date_field": date_field,
+                    "html_main_content": not full_html,
+                }
+            ),
             segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
         )
     except (ConfigError, ValueError) as exc:

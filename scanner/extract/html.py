@@ -20,7 +20,7 @@ def decode_html(payload: bytes, charset: str | None) -> tuple[str, list[str]]:
         except (LookupError, UnicodeDecodeError):
             pass
     encoding = detect_encoding(payload)
-    text = bytes_to_str(payload, encoding)
+    text = bytes_to_str(payload, encoding or "utf-8")
     if "\ufffd" in text and "\ufffd".encode() not in payload:
         return text, ["non_utf8_replaced"]
     return text, []

@@ -49,8 +49,9 @@ def _window(text: str, start: int, end: int, min_chars: int, max_chars: int) -> 
     return pieces
 
 
-def _pack_lines(text: str, start: int, end: int, min_chars: int, max_chars: int,
-                pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+def _pack_lines(
+    text: str, start: int, end: int, min_chars: int, max_chars: int, pattern: re.Pattern[str]
+) -> list[tuple[int, int]]:
     """Greedy packing of whole lines into pieces of at most ``max_chars``."""
     pieces: list[tuple[int, int]] = []
     pos = start
@@ -79,7 +80,7 @@ def segment(text: str, *, min_chars: int = 200, max_chars: int = 1000) -> list[P
     """Split ``text`` into passages (see the module documentation)."""
     packer = _PACKERS.get(max_chars)
     if packer is None:
-        packer = _PACKERS[max_chars] = re.compile(r"(?s).{1,%d}(?=\n|\Z)" % max_chars)
+        packer = _PACKERS[max_chars] = re.compile(rf"(?s).{{1,{max_chars}}}(?=\n|\Z)")
     units: list[tuple[int, int]] = []
     block_start = 0
     n = len(text)
@@ -90,8 +91,15 @@ def segment(text: str, *, min_chars: int = 200, max_chars: int = 1000) -> list[P
     return [Passage(i, s, e) for i, (s, e) in enumerate(_merge(units, min_chars, max_chars))]
 
 
-def _add_block(text: str, start: int, end: int, units: list[tuple[int, int]], min_chars: int, max_chars: int,
-               packer: re.Pattern[str]) -> None:
+def _add_block(
+    text: str,
+    start: int,
+    end: int,
+    units: list[tuple[int, int]],
+    min_chars: int,
+    max_chars: int,
+    packer: re.Pattern[str],
+) -> None:
     start, end = _trim(text, start, end)
     if end <= start:
         return

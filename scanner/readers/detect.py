@@ -39,9 +39,9 @@ def detect_format(source: str, head: bytes, override: str = "auto") -> str:
     """One of ``warc``, ``wet``, ``jsonl``, ``parquet``, ``text``; a WAT file raises :class:`ShardError`."""
     content = decompressed_head(head)
     by_name = format_from_name(source.rsplit("/", 1)[-1])
-    if content.lstrip().startswith(b"WARC/") or by_name in ("wat", "wet", "warc"):
-        if by_name == "wat" or _is_wat(content):
-            raise ShardError(source, "wat_refused", WAT_MESSAGE)
+    warc_family = content.lstrip().startswith(b"WARC/") or by_name in ("wat", "wet", "warc")
+    if warc_family and (by_name == "wat" or _is_wat(content)):
+        raise ShardError(source, "wat_refused", WAT_MESSAGE)
     if override != "auto":
         return override
     if head.startswith(b"PAR1"):
@@ -56,8 +56,7 @@ def detect_format(source: str, head: bytes, override: str = "auto") -> str:
     if not head:
         return "text"
     if b"\x00" in content[:4096]:
-        raise ShardError(source, "unrecognised_format",
-                         "binary content of no known format (use --format to name it)")
+        raise ShardError(source, "unrecognised_format", "binary content of no known format (use --format to name it)")
     return "text"
 
 

@@ -12,7 +12,14 @@ from scanner.provenance import shard_name
 
 # Names a directory walk picks up; anything else found in a directory is listed as ignored, never read.
 SCANNABLE_SUFFIXES = (
-    ".warc", ".wet", ".wat", ".jsonl", ".json", ".ndjson", ".parquet", ".txt",
+    ".warc",
+    ".wet",
+    ".wat",
+    ".jsonl",
+    ".json",
+    ".ndjson",
+    ".parquet",
+    ".txt",
 )
 COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
 
@@ -62,7 +69,7 @@ def resolve_inputs(paths: list[str], *, dataset: str | None = None) -> tuple[lis
             continue
         path = Path(arg)
         if any(ch in arg for ch in "*?["):
-            matches = sorted(glob.glob(arg, recursive=True))
+            matches = sorted(glob.glob(arg, recursive=True))  # noqa: PTH207 - a user pattern, maybe absolute
             if not matches:
                 raise ShardError(arg, "missing_input", "no file matches this pattern")
             root = Path(_glob_root(arg))
@@ -142,7 +149,7 @@ def _resolve_url(url: str, dataset: str | None) -> list[InputFile]:
         size = info.get("size")
     except FileNotFoundError as exc:
         raise ShardError(url, "missing_input", "not found") from exc
-    except Exception as exc:  # noqa: BLE001 - any transport error means the named input is unreadable
+    except Exception as exc:
         raise ShardError(url, "missing_input", f"cannot be opened ({exc})") from exc
     return [InputFile(source=url, key=f"{parent}/{name}", dataset=ds, shard=shard_name(name), size=size, named=True)]
 

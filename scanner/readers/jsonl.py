@@ -27,45 +27,82 @@ class JsonlReader(Reader):
             try:
                 for line_no, offset, data, length in _lines(text_stream, self.config.max_record_bytes, state):
                     if data is None:
-                        yield ctx.skip(state.records, offset, "record_too_large",
-                                       f"line of {length} bytes exceeds the cap of "
-                                       f"{self.config.max_record_bytes} bytes", line=line_no)
+                        yield ctx.skip(
+                            state.records,
+                            offset,
+                            "record_too_large",
+                            f"line of {length} bytes exceeds the cap of {self.config.max_record_bytes} bytes",
+                            line=line_no,
+                        )
                     else:
                         yield self._record(data, ctx, state.records, offset, line_no)
                     state.records += 1
             except EOFError as exc:
-                yield ctx.skip(state.records, state.offset, "truncated_gzip" if kind == "gzip" else "truncated",
-                               f"compressed stream ends early ({exc}); the rest of the file is lost",
-                               line=state.line + 1)
+                yield ctx.skip(
+                    state.records,
+                    state.offset,
+                    "truncated_gzip" if kind == "gzip" else "truncated",
+                    f"compressed stream ends early ({exc}); the rest of the file is lost",
+                    line=state.line + 1,
+                )
             except (OSError, zlib.error, ValueError) as exc:
                 reason = f"corrupt_{kind}" if kind else "unreadable"
-                yield ctx.skip(state.records, state.offset, reason,
-                               f"cannot decompress past this point ({exc}); the rest of the file is lost",
-                               line=state.line + 1)
+                yield ctx.skip(
+                    state.records,
+                    state.offset,
+                    reason,
+                    f"cannot decompress past this point ({exc}); the rest of the file is lost",
+                    line=state.line + 1,
+                )
 
     def _record(self, data: bytes, ctx: RecordContext, index: int, offset: int, line: int) -> Document:
         text_line, warnings = decode_text(data, ctx, index, line)
         try:
             record: Any = json.loads(text_line)
         except json.JSONDecodeError as exc:
-            return ctx.skip(index, offset, "invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})",
-                            line=line)
+            return ctx.skip(index, offset, "invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})", line=line)
         if not isinstance(record, dict):
-            return ctx.skip(index, offset, "invalid_json", f"a JSON {type(record).__name__}, not an object",
-                            line=line)
+            return ctx.skip(index, offset, "invalid_json", f"a JSON {type(record).__name__}, not an object", line=line)
         cfg = self.config
-        rid, url, date, host = provenance_fields(record, id_field=cfg.id_field, url_field=cfg.url_field,
-                                                 date_field=cfg.date_field)
+        rid, url, date, host = provenance_fields(
+            record, id_field=cfg.id_field, url_field=cfg.url_field, date_field=cfg.date_field
+        )
         text = get_path(record, cfg.text_field)
         if not isinstance(text, str):
             what = "missing" if text is None else f"a {type(text).__name__}, not a string"
-            return ctx.skip(index, offset, "missing_text_field", f"text field {cfg.text_field!r} is {what}",
-                            line=line, record_id=rid, url=url, crawl_date=date)
+            return ctx.skip(
+                index,
+                offset,
+                "missing_text_field",
+                f"text field {cfg.text_field!r} is {what}",
+                line=line,
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+            )
         if not text.strip():
-            return ctx.skip(index, offset, "empty_text", "text field is empty", line=line, record_id=rid,
-                            url=url, crawl_date=date, quiet=True)
-        return ctx.document(index, offset, text=text, line=line, record_id=rid, url=url, crawl_date=date,
-                            host=host, warnings=warnings)
+            return ctx.skip(
+                index,
+                offset,
+                "empty_text",
+                "text field is empty",
+                line=line,
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+                quiet=True,
+            )
+        return ctx.document(
+            index,
+            offset,
+            text=text,
+            line=line,
+            record_id=rid,
+            url=url,
+            crawl_date=date,
+            host=host,
+            warnings=warnings,
+        )
 
 
 class _LineState:

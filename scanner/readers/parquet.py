@@ -51,8 +51,13 @@ class ParquetReader(Reader):
                             index += 1
                 except (pa.ArrowException, OSError, ValueError) as exc:
                     for lost in range(index, group_start + rows):
-                        yield ctx.skip(lost, None, "corrupt_row_group",
-                                       f"row group {group} cannot be decoded ({exc})", quiet=lost != index)
+                        yield ctx.skip(
+                            lost,
+                            None,
+                            "corrupt_row_group",
+                            f"row group {group} cannot be decoded ({exc})",
+                            quiet=lost != index,
+                        )
                     index = group_start + rows
 
     def _columns(self, names: list[str]) -> list[str]:
@@ -66,20 +71,40 @@ class ParquetReader(Reader):
 
     def _record(self, record: dict[str, Any], ctx: RecordContext, index: int) -> Document:
         cfg = self.config
-        rid, url, date, host = provenance_fields(record, id_field=cfg.id_field, url_field=cfg.url_field,
-                                                 date_field=cfg.date_field)
+        rid, url, date, host = provenance_fields(
+            record, id_field=cfg.id_field, url_field=cfg.url_field, date_field=cfg.date_field
+        )
         text = get_path(record, cfg.text_field)
         if not isinstance(text, str):
             what = "missing" if text is None else f"a {type(text).__name__}, not a string"
-            return ctx.skip(index, None, "missing_text_field", f"row {index}: text field {cfg.text_field!r} is {what}",
-                            record_id=rid, url=url, crawl_date=date)
+            return ctx.skip(
+                index,
+                None,
+                "missing_text_field",
+                f"row {index}: text field {cfg.text_field!r} is {what}",
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+            )
         if len(text) > cfg.max_record_bytes:
-            return ctx.skip(index, None, "record_too_large",
-                            f"text of {len(text)} characters exceeds the cap of {cfg.max_record_bytes}",
-                            record_id=rid, url=url, crawl_date=date)
+            return ctx.skip(
+                index,
+                None,
+                "record_too_large",
+                f"text of {len(text)} characters exceeds the cap of {cfg.max_record_bytes}",
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+            )
         if not text.strip():
-            return ctx.skip(index, None, "empty_text", "text field is empty", record_id=rid, url=url,
-                            crawl_date=date, quiet=True)
-        return ctx.document(index, None, text=text, record_id=rid, url=url, crawl_date=date,
-                            host=host)
-
+            return ctx.skip(
+                index,
+                None,
+                "empty_text",
+                "text field is empty",
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+                quiet=True,
+            )
+        return ctx.document(index, None, text=text, record_id=rid, url=url, crawl_date=date, host=host)

@@ -22,8 +22,10 @@ _END = re.compile(
     r"|\*{3}\s*START: FULL LICENSE.*)$",
     re.IGNORECASE | re.MULTILINE,
 )
-_FIELD = re.compile(r"^(Title|Author|Language|Character set encoding):[ \t]*(.*(?:\n[ \t]+\S.*)*)$",
-                    re.IGNORECASE | re.MULTILINE)
+_FIELD = re.compile(
+    r"^(Title|Author|Language|Character set encoding):[ \t]*(.*(?:\n[ \t]+\S.*)*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 class TextReader(Reader):
@@ -35,8 +37,12 @@ class TextReader(Reader):
             try:
                 data = body.read(cap + 1)
             except (EOFError, OSError) as exc:
-                yield ctx.skip(0, 0, "truncated_gzip" if isinstance(exc, EOFError) else "unreadable",
-                               f"cannot decompress the file ({exc})")
+                yield ctx.skip(
+                    0,
+                    0,
+                    "truncated_gzip" if isinstance(exc, EOFError) else "unreadable",
+                    f"cannot decompress the file ({exc})",
+                )
                 return
         if len(data) > cap:
             yield ctx.skip(0, 0, "record_too_large", f"file exceeds the cap of {cap} bytes")
@@ -58,9 +64,15 @@ class TextReader(Reader):
         body = body.strip()
         if not body:
             return ctx.skip(0, 0, "empty_text", "no text after stripping the Gutenberg header and licence")
-        return ctx.document(0, 0, text=body, title=fields.get("title") or None,
-                            author=fields.get("author") or None, language=fields.get("language") or None,
-                            warnings=warnings)
+        return ctx.document(
+            0,
+            0,
+            text=body,
+            title=fields.get("title") or None,
+            author=fields.get("author") or None,
+            language=fields.get("language") or None,
+            warnings=warnings,
+        )
 
 
 _CHARSET = re.compile(rb"Character set encoding:[ \t]*([A-Za-z0-9_.:-]+)", re.IGNORECASE)

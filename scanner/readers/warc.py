@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Literal
 
 from fastwarc.warc import ArchiveIterator, WarcRecord
 
@@ -39,30 +40,78 @@ class WarcReader(Reader):
         date = h.get("warc-date") or None
         rid = h.get("warc-record-id") or None
         if raw.error is not None:
-            return ctx.skip(raw.index, raw.offset, raw.error.reason, raw.error.message, record_id=rid, url=url,
-                            crawl_date=date)
+            return ctx.skip(
+                raw.index,
+                raw.offset,
+                raw.error.reason,
+                raw.error.message,
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+            )
         assert raw.block is not None
         wtype = h.get("warc-type", "").lower()
         if wtype == "conversion":
             text, warnings = decode_text(raw.block, ctx, raw.index)
             if not text.strip():
-                return ctx.skip(raw.index, raw.offset, "empty_text", "conversion record has no text", fmt="wet",
-                                record_id=rid, url=url, crawl_date=date, quiet=True)
-            return ctx.document(raw.index, raw.offset, text=text, fmt="wet", record_id=rid, url=url,
-                                crawl_date=date, language=h.get("warc-identified-content-language"),
-                                warnings=warnings)
+                return ctx.skip(
+                    raw.index,
+                    raw.offset,
+                    "empty_text",
+                    "conversion record has no text",
+                    fmt="wet",
+                    record_id=rid,
+                    url=url,
+                    crawl_date=date,
+                    quiet=True,
+                )
+            return ctx.document(
+                raw.index,
+                raw.offset,
+                text=text,
+                fmt="wet",
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+                language=h.get("warc-identified-content-language"),
+                warnings=warnings,
+            )
         if wtype != "response":
             reason = f"warc_{wtype}" if wtype in _QUIET_TYPES else "warc_unknown_type"
-            return ctx.skip(raw.index, raw.offset, reason, f"WARC-Type {wtype or '(missing)'} holds no page text",
-                            record_id=rid, url=url, crawl_date=date, quiet=reason != "warc_unknown_type")
+            return ctx.skip(
+                raw.index,
+                raw.offset,
+                reason,
+                f"WARC-Type {wtype or '(missing)'} holds no page text",
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+                quiet=reason != "warc_unknown_type",
+            )
         try:
             text, warnings = self._response_text(raw)
         except RecordError as err:
             quiet = err.reason in ("non_html", "http_not_ok", "empty_text")
-            return ctx.skip(raw.index, raw.offset, err.reason, err.message, record_id=rid, url=url,
-                            crawl_date=date, quiet=quiet)
-        return ctx.document(raw.index, raw.offset, text=text, fmt="warc", record_id=rid, url=url,
-                            crawl_date=date, warnings=warnings)
+            return ctx.skip(
+                raw.index,
+                raw.offset,
+                err.reason,
+                err.message,
+                record_id=rid,
+                url=url,
+                crawl_date=date,
+                quiet=quiet,
+            )
+        return ctx.document(
+            raw.index,
+            raw.offset,
+            text=text,
+            fmt="warc",
+            record_id=rid,
+            url=url,
+            crawl_date=date,
+            warnings=warnings,
+        )
 
     def _response_text(self, raw: RawRecord) -> tuple[str, list[str]]:
         assert raw.block is not None
@@ -71,7 +120,7 @@ class WarcReader(Reader):
             raise RecordError("non_html", f"response record of type {wct} (not HTTP)")
         rec, payload, warnings = _http_payload(raw)
         status = rec.http_headers.status_code
-        if not 200 <= status < 300:
+        if status is None or not 200 <= status < 300:
             raise RecordError("http_not_ok", f"HTTP status {status}")
         if not payload.strip():
             raise RecordError("empty_text", "empty HTTP payload")
@@ -97,7 +146,12 @@ def _http_payload(raw: RawRecord) -> tuple[WarcRecord, bytes, list[str]]:
     assert raw.block is not None
     record_bytes = raw.header_bytes.rstrip(b"\r\n") + b"\r\n\r\n" + raw.block + b"\r\n\r\n"
     last_error: Exception | None = None
-    for mode, warnings in (("all", []), ("transfer", ["content_encoding_ignored"]), ("none", ["transfer_encoding_ignored"])):
+    modes: tuple[tuple[Literal["all", "transfer", "none"], list[str]], ...] = (
+        ("all", []),
+        ("transfer", ["content_encoding_ignored"]),
+        ("none", ["transfer_encoding_ignored"]),
+    )
+    for mode, warnings in modes:
         try:
             rec = next(iter(ArchiveIterator(io.BytesIO(record_bytes), parse_http=True, auto_decode=mode)))
             payload = rec.reader.read()

@@ -141,7 +141,7 @@ class _Source:
             data = self._pending
             try:
                 out = decomp.decompress(data, READ_CHUNK)  # type: ignore[attr-defined]
-            except isal_zlib.error as exc:
+            except isal_zlib.error as exc:  # type: ignore[misc]
                 self._decomp = None
                 self._skip_to_next_member(search_from=1)
                 raise _Corrupt(f"gzip data error ({exc})") from exc
@@ -265,22 +265,46 @@ class WarcFramer:
         stored = src.stored_offset(self._record_start)
         if not src.ensure(5):
             src.pos = len(src.buf)
-            return RawRecord(index, stored, {}, b"", None,
-                             RecordError("truncated_record", "file ends inside a WARC header"))
+            return RawRecord(
+                index,
+                stored,
+                {},
+                b"",
+                None,
+                RecordError("truncated_record", "file ends inside a WARC header"),
+            )
         if not src.buf.startswith(b"WARC/", src.pos):
             self._resync()
-            return RawRecord(index, stored, {}, b"", None,
-                             RecordError("malformed_warc_header", "record does not start with a WARC/ version line"))
+            return RawRecord(
+                index,
+                stored,
+                {},
+                b"",
+                None,
+                RecordError("malformed_warc_header", "record does not start with a WARC/ version line"),
+            )
         end = self._header_end()
         if end is None:
             too_long = len(src.buf) - src.pos >= MAX_HEADER_BYTES
             if too_long:
                 self._resync()
-                return RawRecord(index, stored, {}, b"", None,
-                                 RecordError("malformed_warc_header", "WARC header block is not terminated"))
+                return RawRecord(
+                    index,
+                    stored,
+                    {},
+                    b"",
+                    None,
+                    RecordError("malformed_warc_header", "WARC header block is not terminated"),
+                )
             src.pos = len(src.buf)
-            return RawRecord(index, stored, {}, b"", None,
-                             RecordError("truncated_record", "file ends inside a WARC header"))
+            return RawRecord(
+                index,
+                stored,
+                {},
+                b"",
+                None,
+                RecordError("truncated_record", "file ends inside a WARC header"),
+            )
         header_stop, body_start = end
         header_bytes = bytes(src.buf[src.pos : header_stop])
         headers = _parse_headers(header_bytes)
@@ -292,37 +316,70 @@ class WarcFramer:
         if length < 0:
             src.pos += 1
             self._resync()
-            return RawRecord(index, stored, headers, header_bytes, None,
-                             RecordError("malformed_warc_header",
-                                         f"missing or invalid Content-Length {length_text!r}"))
+            return RawRecord(
+                index,
+                stored,
+                headers,
+                header_bytes,
+                None,
+                RecordError("malformed_warc_header", f"missing or invalid Content-Length {length_text!r}"),
+            )
         src.pos = body_start
         if length > self.max_record_bytes:
             if not self._discard(length):
-                return RawRecord(index, stored, headers, header_bytes, None,
-                                 RecordError("truncated_record", "file ends inside the record block"))
+                return RawRecord(
+                    index,
+                    stored,
+                    headers,
+                    header_bytes,
+                    None,
+                    RecordError("truncated_record", "file ends inside the record block"),
+                )
             if not self._trailer_ok():
                 self._resync()
-                return RawRecord(index, stored, headers, header_bytes, None,
-                                 RecordError("bad_content_length",
-                                             f"Content-Length {length} does not match the record block"))
-            return RawRecord(index, stored, headers, header_bytes, None,
-                             RecordError("record_too_large",
-                                         f"record block of {length} bytes exceeds the cap of "
-                                         f"{self.max_record_bytes} bytes"))
+                return RawRecord(
+                    index,
+                    stored,
+                    headers,
+                    header_bytes,
+                    None,
+                    RecordError("bad_content_length", f"Content-Length {length} does not match the record block"),
+                )
+            return RawRecord(
+                index,
+                stored,
+                headers,
+                header_bytes,
+                None,
+                RecordError(
+                    "record_too_large",
+                    f"record block of {length} bytes exceeds the cap of {self.max_record_bytes} bytes",
+                ),
+            )
         if not src.ensure(length):
             src.pos = len(src.buf)
-            return RawRecord(index, stored, headers, header_bytes, None,
-                             RecordError("truncated_record",
-                                         f"file ends inside the record block (Content-Length {length})"))
+            return RawRecord(
+                index,
+                stored,
+                headers,
+                header_bytes,
+                None,
+                RecordError("truncated_record", f"file ends inside the record block (Content-Length {length})"),
+            )
         block = bytes(src.buf[src.pos : src.pos + length])
         block_start = src.pos
         src.pos += length
         if not self._trailer_ok():
             src.pos = block_start
             self._resync()
-            return RawRecord(index, stored, headers, header_bytes, None,
-                             RecordError("bad_content_length",
-                                         f"Content-Length {length} does not match the record block"))
+            return RawRecord(
+                index,
+                stored,
+                headers,
+                header_bytes,
+                None,
+                RecordError("bad_content_length", f"Content-Length {length} does not match the record block"),
+            )
         return RawRecord(index, stored, headers, header_bytes, block)
 
     def _header_end(self) -> tuple[int, int] | None:

@@ -56,6 +56,8 @@ def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) ->
         f"{manifest['timing']['wall_seconds']:.1f} s"
     )
     if manifest.get("ignored_files"):
-        console.print(f"{len(manifest['ignored_files'])} files in the input directories were not input files "
-                      "(listed under ignored_files in the manifest)")
+        console.print(
+            f"{len(manifest['ignored_files'])} files in the input directories were not input files "
+            "(listed under ignored_files in the manifest)"
+        )
     console.print(f"Results in [bold]{out}[/] (docs/, hits/, manifest.json)")

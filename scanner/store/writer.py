@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,7 +45,7 @@ class _ParquetSink:
         if self.rows == 0:
             self.writer.write_table(self.schema.empty_table())
         self.writer.close()
-        os.replace(self.tmp, self.path)
+        self.tmp.replace(self.path)
 
     def abort(self) -> None:
         self.writer.close()
