@@ -20,6 +20,9 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList(only_icann=True)
 
 
+_BAD_HOST = re.compile(r"[\s<>\"{}|\\^`]")
+
+
 def host_of(url: str | None) -> str | None:
     """The lower-cased host of a URL, or ``None`` when it has none."""
     if not url:
@@ -29,7 +32,9 @@ def host_of(url: str | None) -> str | None:
         host = parts.hostname
     except ValueError:
         return None
-    return host.rstrip(".").lower() if host else None
+    if not host or _BAD_HOST.search(host):
+        return None
+    return host.rstrip(".").lower()
 
 
 def registered_domain(url: str | None) -> str | None:
@@ -71,4 +76,4 @@ def shard_name(relative_path: str) -> str:
             name = name[: -len(suffix)]
             break
     name = name.replace("/", "__")
-    return _UNSAFE.sub("_", name).strip("_") or "shard"
+    return _UNSAFE.sub("_", name).strip("_.") or "shard"

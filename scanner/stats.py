@@ -15,6 +15,8 @@ DAMAGE_REASONS = frozenset(
         "truncated_gzip",
         "corrupt_gzip",
         "corrupt_zstd",
+        "truncated_zstd",
+        "corrupt_file",
         "truncated",
         "unreadable",
         "truncated_record",

@@ -86,9 +86,7 @@ def test_summary_is_printed(runner: CliRunner, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="sample corpus not built")
-def test_default_scans_the_sample_corpus(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_scans_the_sample_corpus(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, ["scan", "--quiet"])
     assert res.exit_code == 0, res.output

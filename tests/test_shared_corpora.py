@@ -110,9 +110,7 @@ def test_jsonl_counts_and_provenance(shared_scan: ScanResult) -> None:
     docs = pl.read_parquet(shared_scan.out / "docs" / "*.parquet")
     c4 = docs.filter(pl.col("source_path").str.contains("olmo__c4-sample.01"))
     assert c4["url"].null_count() == 0 and c4["domain"].null_count() == 0
-    dolma = docs.filter(
-        pl.col("source_path").str.contains("00140.jsonl.gz") & pl.col("skip_reason").is_null()
-    )
+    dolma = docs.filter(pl.col("source_path").str.contains("00140.jsonl.gz") & pl.col("skip_reason").is_null())
     assert dolma["url"].null_count() == 0  # URL sits in metadata.url
     assert dolma["domain"].n_unique() > 100
     guardian = docs.filter(pl.col("source_path").str.contains("theguardian"))

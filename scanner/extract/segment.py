@@ -44,6 +44,7 @@ def _window(text: str, start: int, end: int, min_chars: int, max_chars: int) -> 
         if piece[1] > piece[0]:
             pieces.append(piece)
         start, _ = _trim(text, cut, end)
+    start, end = _trim(text, start, end)
     if end > start:
         pieces.append((start, end))
     return pieces

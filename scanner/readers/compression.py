@@ -34,35 +34,39 @@ def open_raw(source: str) -> Iterator[BinaryIO]:
         yield handle
 
 
+class CorruptStream(Exception):
+    """The compressed stream holds data that does not decompress; nothing after it can be read."""
+
+
 @contextmanager
 def open_decompressed(stream: BinaryIO, head: bytes) -> Iterator[BinaryIO]:
-    """Wrap a raw stream (whose first bytes are ``head``) in the decompressor its magic bytes call for."""
+    """A buffered stream of the decompressed content of ``stream`` (whose first bytes are ``head``).
+
+    Raises (while reading) ``EOFError`` when the data ends inside a gzip member or zstd frame, and
+    :class:`CorruptStream` on data that does not decompress, only after handing out everything before it.
+    """
     kind = compression_of(head)
-    if kind == "gzip":
-        yield io.BufferedReader(GzipStream(stream), buffer_size=READ_CHUNK)
-    elif kind == "zstd":
-        import zstandard
-
-        reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True, closefd=False)
-        try:
-            yield io.BufferedReader(reader, buffer_size=READ_CHUNK)
-        finally:
-            reader.close()  # type: ignore[no-untyped-call]
-    else:
-        yield stream
+    raw: Any = FrameStream(stream, kind) if kind else stream
+    buffered = io.BufferedReader(raw, buffer_size=READ_CHUNK)
+    try:
+        yield buffered
+    finally:
+        buffered.detach()  # leave the input open: the pipeline drains it into the file's digest
 
 
-class GzipStream(io.RawIOBase):
-    """Decompressed bytes of a (multi-member) gzip stream, delivered up to the point of any damage.
+class FrameStream(io.RawIOBase):
+    """Decompressed bytes of a multi-member gzip or multi-frame zstd stream, delivered up to any damage.
 
-    Unlike ``gzip.GzipFile`` it hands out everything that decompressed before raising, so a reader loses only
-    the record the damage is in: ``EOFError`` when the stream ends inside a member, ``isal_zlib.error`` on
-    corrupt data.
+    Unlike ``gzip.GzipFile`` (or zstandard's ``stream_reader``, which stops silently at a cut frame) it hands
+    out everything that decompressed before raising, so a reader loses only the record the damage is in.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, kind: str) -> None:
         super().__init__()
         self.raw = raw
+        self.kind = kind
+        # zstd's decompressobj has no output bound, so it gets smaller input pieces
+        self._chunk = READ_CHUNK if kind == "gzip" else 1 << 16
         self._decomp: Any = None
         self._pending = b""
         self._out = b""
@@ -84,31 +88,41 @@ class GzipStream(io.RawIOBase):
         self._out = self._out[n:]
         return n
 
+    def _new_decompressor(self) -> Any:
+        if self.kind == "gzip":
+            return isal_zlib.decompressobj(31)
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj()
+
     def _produce(self) -> bool:
         """Decompress the next piece into ``_out``; ``False`` at a clean end of the stream."""
         if not self._pending:
-            self._pending = self.raw.read(READ_CHUNK)
+            self._pending = self.raw.read(self._chunk)
             if not self._pending:
                 if self._decomp is not None:
                     self._decomp = None
-                    self._error = EOFError("compressed stream ends inside a gzip member")
+                    self._error = EOFError(f"compressed stream ends inside a {self.kind} member")
                     return True
                 return False
         if self._decomp is None:
             if not self._pending.strip(b"\x00"):  # zero padding after the last member
                 self._pending = b""
                 return True
-            self._decomp = isal_zlib.decompressobj(31)
+            self._decomp = self._new_decompressor()
+        data, self._pending = self._pending, b""
         try:
-            self._out = self._decomp.decompress(self._pending, READ_CHUNK)
-        except isal_zlib.error as exc:  # type: ignore[misc]
-            self._error = exc
-            self._pending = b""
+            if self.kind == "gzip":
+                self._out = self._decomp.decompress(data, READ_CHUNK)
+            else:
+                self._out = self._decomp.decompress(data)
+        except Exception as exc:  # noqa: BLE001 - isal_zlib.error / zstandard.ZstdError share no base
+            self._error = CorruptStream(f"{self.kind} data error ({exc})")
             return True
         if self._decomp.eof:
             self._pending = self._decomp.unused_data
             self._decomp = None
-        else:
+        elif self.kind == "gzip":
             self._pending = self._decomp.unconsumed_tail
         return True
 
@@ -120,15 +134,16 @@ def decompressed_head(head: bytes, n: int = 65536) -> bytes:
     file is still recognised and then read record by record with every loss counted.
     """
     kind = compression_of(head)
+    if kind is None:
+        return head[:n]
+    out = b""
     try:
-        if kind == "gzip":
-            from isal import isal_zlib
-
-            return bytes(isal_zlib.decompressobj(31).decompress(head, n))
-        if kind == "zstd":
-            import zstandard
-
-            return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(head)[:n])
-    except Exception:  # noqa: BLE001 - sniffing must not fail; the reader reports the damage per record
-        return b""
-    return head[:n]
+        with open_decompressed(io.BytesIO(head), head) as stream:
+            while len(out) < n:
+                piece = stream.read1(n - len(out))  # type: ignore[attr-defined]
+                if not piece:
+                    break
+                out += piece
+            return out
+    except (EOFError, CorruptStream, OSError):
+        return out

@@ -47,7 +47,7 @@ def detect_format(source: str, head: bytes, override: str = "auto") -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
     if content.lstrip().startswith(b"WARC/"):
-        types = [t.lower() for t in _WARC_TYPE.findall(content)]
+        types = [t.decode("ascii").lower() for t in _WARC_TYPE.findall(content)]
         return "wet" if by_name == "wet" or "conversion" in types else "warc"
     if by_name is not None:
         return by_name
@@ -63,6 +63,6 @@ def detect_format(source: str, head: bytes, override: str = "auto") -> str:
 def _is_wat(content: bytes) -> bool:
     if _WAT_FILENAME.search(content):
         return True
-    types = [t.lower() for t in _WARC_TYPE.findall(content)]
+    types = [t.decode("ascii").lower() for t in _WARC_TYPE.findall(content)]
     data_types = [t for t in types if t != "warcinfo"]
     return bool(data_types) and data_types[0] == "metadata" and b'"Envelope"' in content

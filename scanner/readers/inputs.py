@@ -155,15 +155,24 @@ def _resolve_url(url: str, dataset: str | None) -> list[InputFile]:
 
 
 def unique_shards(files: list[InputFile]) -> list[InputFile]:
-    """Shard names must be unique within a scan: a repeated name gets the next free ``-N`` suffix."""
-    seen: set[str] = set()
+    """Shard names and file keys must be unique within a scan (keys make doc ids): a repeated shard name gets
+    the next free ``-N`` suffix, a repeated key the next free ``#N``. Deterministic for the same inputs."""
+    shards: set[str] = set()
+    keys: set[str] = set()
     out: list[InputFile] = []
     for f in files:
-        shard = f.shard
-        n = 1
-        while shard in seen:
-            n += 1
-            shard = f"{f.shard}-{n}"
-        seen.add(shard)
-        out.append(f if shard == f.shard else InputFile(f.source, f.key, f.dataset, shard, f.size, f.named))
+        shard = _next_free(f.shard, shards, "-")
+        key = _next_free(f.key, keys, "#")
+        out.append(
+            f if (shard, key) == (f.shard, f.key) else InputFile(f.source, key, f.dataset, shard, f.size, f.named)
+        )
     return out
+
+
+def _next_free(name: str, taken: set[str], sep: str) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}{sep}{n}"
+    taken.add(candidate)
+    return candidate

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from scanner.data import Document
 from scanner.readers.base import Reader, RecordContext, decode_text
-from scanner.readers.compression import compression_of, open_decompressed
+from scanner.readers.compression import CorruptStream, compression_of, open_decompressed
 from scanner.readers.fields import get_path, provenance_fields
 from scanner.readers.stream import InputStream
 
@@ -41,16 +40,15 @@ class JsonlReader(Reader):
                 yield ctx.skip(
                     state.records,
                     state.offset,
-                    "truncated_gzip" if kind == "gzip" else "truncated",
-                    f"compressed stream ends early ({exc}); the rest of the file is lost",
+                    f"truncated_{kind}" if kind else "truncated",
+                    f"{exc}; the rest of the file is lost",
                     line=state.line + 1,
                 )
-            except (OSError, zlib.error, ValueError) as exc:
-                reason = f"corrupt_{kind}" if kind else "unreadable"
+            except (CorruptStream, OSError) as exc:
                 yield ctx.skip(
                     state.records,
                     state.offset,
-                    reason,
+                    f"corrupt_{kind}" if kind else "unreadable",
                     f"cannot decompress past this point ({exc}); the rest of the file is lost",
                     line=state.line + 1,
                 )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from scanner.data import Document
 from scanner.readers.base import Reader, RecordContext
-from scanner.readers.compression import open_decompressed
+from scanner.readers.compression import CorruptStream, compression_of, open_decompressed
 from scanner.readers.stream import InputStream
 
 _START = re.compile(r"^\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK.*$", re.IGNORECASE | re.MULTILINE)
@@ -33,16 +34,13 @@ class TextReader(Reader):
 
     def read_file(self, stream: InputStream, ctx: RecordContext) -> Iterator[Document]:
         cap = self.config.max_record_bytes
+        kind = compression_of(stream.head)
         with open_decompressed(stream, stream.head) as body:  # type: ignore[arg-type]
             try:
-                data = body.read(cap + 1)
-            except (EOFError, OSError) as exc:
-                yield ctx.skip(
-                    0,
-                    0,
-                    "truncated_gzip" if isinstance(exc, EOFError) else "unreadable",
-                    f"cannot decompress the file ({exc})",
-                )
+                data = _read_up_to(body, cap + 1)
+            except (EOFError, CorruptStream, OSError) as exc:
+                reason = f"truncated_{kind}" if isinstance(exc, EOFError) else f"corrupt_{kind or 'file'}"
+                yield ctx.skip(0, 0, reason, f"cannot decompress the file ({exc})")
                 return
         if len(data) > cap:
             yield ctx.skip(0, 0, "record_too_large", f"file exceeds the cap of {cap} bytes")
@@ -73,6 +71,18 @@ class TextReader(Reader):
             language=fields.get("language") or None,
             warnings=warnings,
         )
+
+
+def _read_up_to(stream: BinaryIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while size < n:
+        piece = stream.read(n - size)
+        if not piece:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return b"".join(parts)
 
 
 _CHARSET = re.compile(rb"Character set encoding:[ \t]*([A-Za-z0-9_.:-]+)", re.IGNORECASE)

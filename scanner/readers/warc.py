@@ -120,7 +120,9 @@ class WarcReader(Reader):
             raise RecordError("non_html", f"response record of type {wct} (not HTTP)")
         rec, payload, warnings = _http_payload(raw)
         status = rec.http_headers.status_code
-        if status is None or not 200 <= status < 300:
+        if status is None:
+            raise RecordError("malformed_http", "HTTP status line cannot be parsed")
+        if not 200 <= status < 300:
             raise RecordError("http_not_ok", f"HTTP status {status}")
         if not payload.strip():
             raise RecordError("empty_text", "empty HTTP payload")

@@ -30,7 +30,7 @@ from scanner.errors import RecordError
 from scanner.readers.compression import GZIP_MAGIC, READ_CHUNK, compression_of
 
 MAX_HEADER_BYTES = 1 << 20
-_WS = b" \t\r\n"
+_WS = b" \t\r\n\x00"  # NUL: some writers pad files
 
 
 class _Truncated(Exception):
