@@ -67,6 +67,8 @@ def resolve_inputs(paths: list[str], *, dataset: str | None = None) -> tuple[lis
         if is_url(arg):
             files.extend(_resolve_url(arg, dataset))
             continue
+        if arg.startswith("file://"):
+            arg = arg.removeprefix("file://")
         path = Path(arg)
         if any(ch in arg for ch in "*?["):
             matches = sorted(glob.glob(arg, recursive=True))  # noqa: PTH207 - a user pattern, maybe absolute
@@ -136,22 +138,42 @@ def _local(path: Path, root: Path, dataset: str | None, *, named: bool) -> Input
 
 
 def _resolve_url(url: str, dataset: str | None) -> list[InputFile]:
+    """One URL, or every object a remote glob (``s3://bucket/crawl/*.warc.gz``) matches."""
     import fsspec
 
-    fs, _, expanded = fsspec.get_fs_token_paths(url)
-    parts = urlsplit(url)
-    name = PurePosixPath(parts.path).name or parts.netloc
-    parent = PurePosixPath(parts.path).parent.name or parts.netloc
-    ds = dataset or parent
-    size: int | None
     try:
-        info = fs.info(url if parts.scheme in ("http", "https") else expanded[0])
-        size = info.get("size")
-    except FileNotFoundError as exc:
-        raise ShardError(url, "missing_input", "not found") from exc
-    except Exception as exc:
+        fs, _, expanded = fsspec.get_fs_token_paths(url)
+    except Exception as exc:  # an unknown protocol or a missing driver: the input is unreadable
         raise ShardError(url, "missing_input", f"cannot be opened ({exc})") from exc
-    return [InputFile(source=url, key=f"{parent}/{name}", dataset=ds, shard=shard_name(name), size=size, named=True)]
+    scheme = urlsplit(url).scheme
+    if scheme in ("http", "https") or not any(ch in url for ch in "*?["):
+        targets = [url]
+    else:
+        targets = [f"{scheme}://{path}" for path in sorted(expanded)]
+        if not targets:
+            raise ShardError(url, "missing_input", "no object matches this pattern")
+    files = []
+    for target in targets:
+        parts = urlsplit(target)
+        name = PurePosixPath(parts.path).name or parts.netloc
+        parent = PurePosixPath(parts.path).parent.name or parts.netloc
+        try:
+            info = fs.info(target if scheme in ("http", "https") else fs._strip_protocol(target))
+        except FileNotFoundError as exc:
+            raise ShardError(target, "missing_input", "not found") from exc
+        except Exception as exc:  # any transport error means the named input is unreadable
+            raise ShardError(target, "missing_input", f"cannot be opened ({exc})") from exc
+        files.append(
+            InputFile(
+                source=target,
+                key=f"{parent}/{name}",
+                dataset=dataset or parent,
+                shard=shard_name(name),
+                size=info.get("size"),
+                named=len(targets) == 1,
+            )
+        )
+    return files
 
 
 def unique_shards(files: list[InputFile]) -> list[InputFile]:
