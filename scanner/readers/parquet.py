@@ -1,4 +1,8 @@
-"""Parquet, read one row group at a time in record batches (never the whole file)."""
+"""Parquet, read one row group at a time in record batches (never the whole file).
+
+Parquet needs random access (its footer comes last), so the reader opens the file itself; the pipeline still
+hashes every byte of it through the input stream.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,6 @@ class ParquetReader(Reader):
     """Rows become records; the text column may be nested (``metadata.text``)."""
 
     name = "parquet"
-    needs_seekable = True
 
     def read_file(self, stream: InputStream, ctx: RecordContext) -> Iterator[Document]:
         with open_raw(stream.source) as handle:
