@@ -9,10 +9,10 @@ later stages attach :class:`Hit` labels that point into the document text by cha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(slots=True, frozen=True)
-class Passage:
+class Passage(NamedTuple):
     """A span of a document's text: ``text[start:end]``. Offsets are Python string indices (code points)."""
 
     index: int

@@ -21,17 +21,23 @@ def _psl() -> PublicSuffixList:
 
 
 _BAD_HOST = re.compile(r"[\s<>\"{}|\\^`]")
+# scheme://[userinfo@]host[:port]... : the common case, without urlsplit's generality (and cost)
+_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#\[\]@]+)(?::\d*)?(?:[/?#]|$)")
 
 
 def host_of(url: str | None) -> str | None:
     """The lower-cased host of a URL, or ``None`` when it has none."""
     if not url:
         return None
-    try:
-        parts = urlsplit(url.strip() if "//" in url else "//" + url.strip())
-        host = parts.hostname
-    except ValueError:
-        return None
+    m = _URL_HOST.match(url)
+    if m is not None:
+        host: str | None = m.group(1)
+    else:
+        try:
+            parts = urlsplit(url.strip() if "//" in url else "//" + url.strip())
+            host = parts.hostname
+        except ValueError:
+            return None
     if not host or _BAD_HOST.search(host):
         return None
     return host.rstrip(".").lower()
@@ -44,16 +50,22 @@ def registered_domain(url: str | None) -> str | None:
     whole, so every URL with a host gets a domain to aggregate by.
     """
     host = host_of(url)
-    if host is None:
-        return None
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return host
-    with contextlib.suppress(UnicodeError):
-        host = host.encode("idna").decode("ascii")
+    return None if host is None else domain_of_host(host)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def domain_of_host(host: str) -> str:
+    """eTLD+1 of a lower-cased host name (cached: a crawl shard repeats its hosts)."""
+    if host[0].isdigit() or ":" in host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return host
+    if not host.isascii():
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
     return _psl().privatesuffix(host) or host
 
 

@@ -1,37 +1,90 @@
 """Passages: the unit every later stage labels. Offsets index the document text.
 
 1. The text is cut into paragraphs at blank lines.
-2. A paragraph longer than ``max_chars`` is split at line ends, packing whole lines greedily up to
-   ``max_chars`` (web text keeps one paragraph per line); a single line longer than that is windowed at the
-   last sentence end (else the last space) before ``max_chars``.
-3. Fragments shorter than ``min_chars`` (menu items, headings, a line of dialogue) merge with the following
-   pieces, and a short tail with the piece before it, as long as the result stays within ``max_chars``.
+2. Consecutive paragraphs are packed greedily into passages of at most ``max_chars`` characters, so headings,
+   menu items and short lines of dialogue travel with their neighbours and a passage never splits a paragraph
+   that fits in one.
+3. A paragraph longer than ``max_chars`` is packed the same way by its lines (web text keeps one paragraph
+   per line); a single line longer than that is windowed at the last sentence end (else the last space)
+   between ``min_chars`` and ``max_chars`` from the window's start.
+4. A piece shorter than ``min_chars`` left over by the steps above joins its neighbour when both fit in
+   ``max_chars``.
 
-Passages never overlap, never start or end in white space, and cover every non-space character of the text.
-The cost is linear in the text length, and most of it is spent in ``re`` (C), not Python.
+Passages never overlap, start and end at non-space characters, and cover every non-space character of the
+text. ``max_chars`` defaults to 1,000 characters, which fits the 256-token window of MiniLM-class encoders
+for English prose.
+
+Speed matters here: this runs on every document of a crawl. Separators are found by ``re`` (C) and each
+passage is one ``bisect`` over the separator positions, so the Python work is per passage, not per line.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from scanner.data import Passage
 
-_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_PARAGRAPH_SEP = re.compile(r"\n[^\S\n]*\n\s*")  # a blank line and the white space around it
+_LINE_SEP = re.compile(r"\n\s*")
 _SENTENCE_END = re.compile(r"[.!?][\"')\]’”]*\s")
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+def segment(text: str, *, min_chars: int = 200, max_chars: int = 1000) -> list[Passage]:
+    """Split ``text`` into passages (see the module documentation)."""
+    lo = len(text) - len(text.lstrip())
+    hi = len(text.rstrip())
+    spans: list[tuple[int, int]] = []
+    if hi > lo:
+        _pack(text, lo, hi, _PARAGRAPH_SEP, min_chars, max_chars, spans)
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:  # a fragment left by windowing joins a neighbour when the two fit together
+        if merged:
+            prev_start, prev_end = merged[-1]
+            if (prev_end - prev_start < min_chars or end - start < min_chars) and end - prev_start <= max_chars:
+                merged[-1] = (prev_start, end)
+                continue
+        merged.append((start, end))
+    return [Passage(i, s, e) for i, (s, e) in enumerate(merged)]
 
 
-def _window(text: str, start: int, end: int, min_chars: int, max_chars: int) -> list[tuple[int, int]]:
-    """Cut one over-long line into pieces of at most ``max_chars``."""
-    pieces: list[tuple[int, int]] = []
+def _units(text: str, lo: int, hi: int, sep: re.Pattern[str]) -> tuple[list[int], list[int]]:
+    """Starts and ends of the trimmed pieces of ``text[lo:hi]`` between matches of ``sep``."""
+    cuts = [m.span() for m in sep.finditer(text, lo, hi)]
+    starts = [lo, *(e for _, e in cuts)]
+    ends = [s for s, _ in cuts]
+    for i, end in enumerate(ends):
+        if text[end - 1].isspace():  # white space before the separator (a CR, trailing blanks)
+            while text[end - 1].isspace():
+                end -= 1
+            ends[i] = end
+    ends.append(hi)
+    return starts, ends
+
+
+def _pack(
+    text: str, lo: int, hi: int, sep: re.Pattern[str], min_chars: int, max_chars: int, out: list[tuple[int, int]]
+) -> None:
+    """Greedy packing of the pieces of ``text[lo:hi]`` (split at ``sep``) into spans of at most ``max_chars``."""
+    starts, ends = _units(text, lo, hi, sep)
+    n = len(starts)
+    i = 0
+    while i < n:
+        start = starts[i]
+        last = bisect_right(ends, start + max_chars, i) - 1  # the last piece that still fits
+        if last >= i:
+            out.append((start, ends[last]))
+            i = last + 1
+        elif sep is _PARAGRAPH_SEP:  # one paragraph longer than max_chars: pack its lines
+            _pack(text, start, ends[i], _LINE_SEP, min_chars, max_chars, out)
+            i += 1
+        else:  # one line longer than max_chars
+            _window(text, start, ends[i], min_chars, max_chars, out)
+            i += 1
+
+
+def _window(text: str, start: int, end: int, min_chars: int, max_chars: int, out: list[tuple[int, int]]) -> None:
+    """Cut one over-long line into pieces of at most ``max_chars``, at sentence ends where possible."""
     while end - start > max_chars:
         limit = start + max_chars
         cut = -1
@@ -40,83 +93,13 @@ def _window(text: str, start: int, end: int, min_chars: int, max_chars: int) -> 
         if cut < 0:
             space = text.rfind(" ", start + min_chars, limit)
             cut = space if space > start else limit
-        piece = _trim(text, start, cut)
-        if piece[1] > piece[0]:
-            pieces.append(piece)
-        start, _ = _trim(text, cut, end)
-    start, end = _trim(text, start, end)
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        if piece_end > start:
+            out.append((start, piece_end))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
     if end > start:
-        pieces.append((start, end))
-    return pieces
-
-
-def _pack_lines(
-    text: str, start: int, end: int, min_chars: int, max_chars: int, pattern: re.Pattern[str]
-) -> list[tuple[int, int]]:
-    """Greedy packing of whole lines into pieces of at most ``max_chars``."""
-    pieces: list[tuple[int, int]] = []
-    pos = start
-    while pos < end:
-        m = pattern.match(text, pos, end)
-        if m is not None:
-            piece = _trim(text, pos, m.end())
-            nxt = m.end()
-        else:
-            line_end = text.find("\n", pos, end)
-            line_end = end if line_end < 0 else line_end
-            pieces.extend(_window(text, pos, line_end, min_chars, max_chars))
-            piece, nxt = (0, 0), line_end
-        if piece[1] > piece[0]:
-            pieces.append(piece)
-        pos = nxt
-        while pos < end and text[pos].isspace():
-            pos += 1
-    return pieces
-
-
-_PACKERS: dict[int, re.Pattern[str]] = {}
-
-
-def segment(text: str, *, min_chars: int = 200, max_chars: int = 1000) -> list[Passage]:
-    """Split ``text`` into passages (see the module documentation)."""
-    packer = _PACKERS.get(max_chars)
-    if packer is None:
-        packer = _PACKERS[max_chars] = re.compile(rf"(?s).{{1,{max_chars}}}(?=\n|\Z)")
-    units: list[tuple[int, int]] = []
-    block_start = 0
-    n = len(text)
-    for sep in _BLANK_LINE.finditer(text):
-        _add_block(text, block_start, sep.start(), units, min_chars, max_chars, packer)
-        block_start = sep.end()
-    _add_block(text, block_start, n, units, min_chars, max_chars, packer)
-    return [Passage(i, s, e) for i, (s, e) in enumerate(_merge(units, min_chars, max_chars))]
-
-
-def _add_block(
-    text: str,
-    start: int,
-    end: int,
-    units: list[tuple[int, int]],
-    min_chars: int,
-    max_chars: int,
-    packer: re.Pattern[str],
-) -> None:
-    start, end = _trim(text, start, end)
-    if end <= start:
-        return
-    if end - start <= max_chars:
-        units.append((start, end))
-    else:
-        units.extend(_pack_lines(text, start, end, min_chars, max_chars, packer))
-
-
-def _merge(units: list[tuple[int, int]], min_chars: int, max_chars: int) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for start, end in units:
-        if out:
-            prev_start, prev_end = out[-1]
-            if (prev_end - prev_start < min_chars or end - start < min_chars) and end - prev_start <= max_chars:
-                out[-1] = (prev_start, end)
-                continue
         out.append((start, end))
-    return out

@@ -16,29 +16,29 @@ ROW_GROUP_ROWS = 8192
 
 
 class _ParquetSink:
-    """Columns buffered in lists, flushed as a row group every ``ROW_GROUP_ROWS`` rows."""
+    """Rows buffered as tuples, flushed as a row group every ``ROW_GROUP_ROWS`` rows."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.tmp")
         self.schema = schema
-        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        self.buffer: list[tuple[Any, ...]] = []
         self.rows = 0
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", write_statistics=True)
 
-    def append(self, row: dict[str, Any]) -> None:
-        for name, values in self.columns.items():
-            values.append(row[name])
-        self.rows += 1
-        if len(self.columns["doc_id"]) >= ROW_GROUP_ROWS:
+    def append(self, row: tuple[Any, ...]) -> None:
+        """One row, its values in schema order."""
+        self.buffer.append(row)
+        if len(self.buffer) >= ROW_GROUP_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if self.columns["doc_id"]:
-            table = pa.Table.from_pydict(self.columns, schema=self.schema)
-            self.writer.write_table(table)
-            for values in self.columns.values():
-                values.clear()
+        if self.buffer:
+            columns = zip(*self.buffer, strict=True)
+            arrays = [pa.array(values, type=field.type) for values, field in zip(columns, self.schema, strict=True)]
+            self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+            self.rows += len(self.buffer)
+            self.buffer.clear()
 
     def commit(self) -> None:
         self.flush()
@@ -62,44 +62,36 @@ class ShardWriter:
         self.hits = _ParquetSink(out / "hits" / f"{shard}.parquet", HITS_SCHEMA)
 
     def add(self, doc: Document, hits: list[Hit]) -> None:
+        passages = doc.passages
+        # in the order of DOCS_SCHEMA
         self.docs.append(
-            {
-                "doc_id": doc.doc_id,
-                "source_path": doc.source_path,
-                "record_index": doc.record_index,
-                "byte_offset": doc.byte_offset,
-                "line": doc.line,
-                "record_id": doc.record_id,
-                "url": doc.url,
-                "domain": doc.domain,
-                "dataset": doc.dataset,
-                "shard": doc.shard,
-                "format": doc.format,
-                "crawl_date": doc.crawl_date,
-                "title": doc.title,
-                "author": doc.author,
-                "language": doc.language,
-                "n_chars": doc.n_chars,
-                "n_passages": len(doc.passages),
-                "passage_starts": [p.start for p in doc.passages],
-                "passage_ends": [p.end for p in doc.passages],
-                "skip_reason": doc.skip_reason,
-                "skip_detail": doc.skip_detail,
-                "warnings": doc.warnings,
-            }
-        )
-        for hit in hits:
-            self.hits.append(
-                {
-                    "doc_id": hit.doc_id,
-                    "start": hit.start,
-                    "end": hit.end,
-                    "trope": hit.trope,
-                    "score": hit.score,
-                    "stage": hit.stage,
-                    "evidence": hit.evidence,
-                }
+            (
+                doc.doc_id,
+                doc.source_path,
+                doc.record_index,
+                doc.byte_offset,
+                doc.line,
+                doc.record_id,
+                doc.url,
+                doc.domain,
+                doc.dataset,
+                doc.shard,
+                doc.format,
+                doc.crawl_date,
+                doc.title,
+                doc.author,
+                doc.language,
+                len(doc.text),
+                len(passages),
+                [p.start for p in passages],
+                [p.end for p in passages],
+                doc.skip_reason,
+                doc.skip_detail,
+                doc.warnings,
             )
+        )
+        for hit in hits:  # in the order of HITS_SCHEMA
+            self.hits.append((hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence))
 
     def commit(self) -> None:
         self.hits.commit()
