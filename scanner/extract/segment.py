@@ -14,29 +14,52 @@ Passages never overlap, start and end at non-space characters, and cover every n
 text. ``max_chars`` defaults to 1,000 characters, which fits the 256-token window of MiniLM-class encoders
 for English prose.
 
-Speed matters here: this runs on every document of a crawl. Separators are found by ``re`` (C) and each
-passage is one ``bisect`` over the separator positions, so the Python work is per passage, not per line.
+Speed matters here: this runs on every document of a crawl. Each passage costs a couple of ``str.rfind``
+calls (C) from its window's end, so the Python work is per passage, never per line or per paragraph.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 
 from scanner.data import Passage
 
-_PARAGRAPH_SEP = re.compile(r"\n[^\S\n]*\n\s*")  # a blank line and the white space around it
-_LINE_SEP = re.compile(r"\n\s*")
+# A blank line holding spaces or tabs: rare, so such texts take a slower, exact path.
+_SPACED_BLANK_LINE = re.compile(r"\n[^\S\n]+\n")
 _SENTENCE_END = re.compile(r"[.!?][\"')\]’”]*\s")
 
 
 def segment(text: str, *, min_chars: int = 200, max_chars: int = 1000) -> list[Passage]:
     """Split ``text`` into passages (see the module documentation)."""
-    lo = len(text) - len(text.lstrip())
-    hi = len(text.rstrip())
+    # Cuts are searched in a copy whose blank lines are all "\n\n" (same length, only white space moved), so
+    # that every offset, and every non-space character, is where it is in ``text``.
+    find = _SPACED_BLANK_LINE.sub(_tight_blank_line, text) if _SPACED_BLANK_LINE.search(text) else text
     spans: list[tuple[int, int]] = []
-    if hi > lo:
-        _pack(text, lo, hi, _PARAGRAPH_SEP, min_chars, max_chars, spans)
+    pos = len(text) - len(text.lstrip())
+    hi = len(text.rstrip())
+    while pos < hi:
+        limit = pos + max_chars
+        if hi <= limit:
+            spans.append((pos, hi))
+            break
+        cut = find.rfind("\n\n", pos + 1, limit + 2)  # the last paragraph break that fits
+        if cut < 0:
+            cut = find.rfind("\n", pos + 1, limit + 1)  # else the last line break
+        if cut < 0:  # one line longer than max_chars
+            line_end = find.find("\n", pos, hi)
+            cut = hi if line_end < 0 else line_end
+            end = cut
+            while text[end - 1].isspace():
+                end -= 1
+            _window(text, pos, end, min_chars, max_chars, spans)
+        else:
+            end = cut
+            while text[end - 1].isspace():
+                end -= 1
+            spans.append((pos, end))
+        pos = cut
+        while pos < hi and text[pos].isspace():
+            pos += 1
     merged: list[tuple[int, int]] = []
     for start, end in spans:  # a fragment left by windowing joins a neighbour when the two fit together
         if merged:
@@ -48,39 +71,8 @@ def segment(text: str, *, min_chars: int = 200, max_chars: int = 1000) -> list[P
     return [Passage(i, s, e) for i, (s, e) in enumerate(merged)]
 
 
-def _units(text: str, lo: int, hi: int, sep: re.Pattern[str]) -> tuple[list[int], list[int]]:
-    """Starts and ends of the trimmed pieces of ``text[lo:hi]`` between matches of ``sep``."""
-    cuts = [m.span() for m in sep.finditer(text, lo, hi)]
-    starts = [lo, *(e for _, e in cuts)]
-    ends = [s for s, _ in cuts]
-    for i, end in enumerate(ends):
-        if text[end - 1].isspace():  # white space before the separator (a CR, trailing blanks)
-            while text[end - 1].isspace():
-                end -= 1
-            ends[i] = end
-    ends.append(hi)
-    return starts, ends
-
-
-def _pack(
-    text: str, lo: int, hi: int, sep: re.Pattern[str], min_chars: int, max_chars: int, out: list[tuple[int, int]]
-) -> None:
-    """Greedy packing of the pieces of ``text[lo:hi]`` (split at ``sep``) into spans of at most ``max_chars``."""
-    starts, ends = _units(text, lo, hi, sep)
-    n = len(starts)
-    i = 0
-    while i < n:
-        start = starts[i]
-        last = bisect_right(ends, start + max_chars, i) - 1  # the last piece that still fits
-        if last >= i:
-            out.append((start, ends[last]))
-            i = last + 1
-        elif sep is _PARAGRAPH_SEP:  # one paragraph longer than max_chars: pack its lines
-            _pack(text, start, ends[i], _LINE_SEP, min_chars, max_chars, out)
-            i += 1
-        else:  # one line longer than max_chars
-            _window(text, start, ends[i], min_chars, max_chars, out)
-            i += 1
+def _tight_blank_line(m: re.Match[str]) -> str:
+    return "\n\n" + " " * (m.end() - m.start() - 2)
 
 
 def _window(text: str, start: int, end: int, min_chars: int, max_chars: int, out: list[tuple[int, int]]) -> None:

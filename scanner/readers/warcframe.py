@@ -392,12 +392,14 @@ class WarcFramer:
         src = self.src
         search = src.pos
         while True:
-            crlf = src.buf.find(b"\r\n\r\n", search, src.pos + MAX_HEADER_BYTES)
-            lf = src.buf.find(b"\n\n", search, src.pos + MAX_HEADER_BYTES)
-            hits = [(h, 4) for h in (crlf,) if h >= 0] + [(h, 2) for h in (lf,) if h >= 0]
-            if hits:
-                hit, width = min(hits)
-                return hit, hit + width
+            limit = src.pos + MAX_HEADER_BYTES
+            crlf = src.buf.find(b"\r\n\r\n", search, limit)
+            # a bare-LF header (non-standard) ends earlier; look only before the CRLF end, never into the block
+            lf = src.buf.find(b"\n\n", search, crlf + 2 if crlf >= 0 else limit)
+            if lf >= 0 and (crlf < 0 or lf < crlf):
+                return lf, lf + 2
+            if crlf >= 0:
+                return crlf, crlf + 4
             if len(src.buf) - src.pos >= MAX_HEADER_BYTES:
                 return None
             search = max(src.pos, len(src.buf) - 3)
