@@ -9,11 +9,15 @@ later stages attach :class:`Hit` labels that point into the document text by cha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 
-class Passage(NamedTuple):
-    """A span of a document's text: ``text[start:end]``. Offsets are Python string indices (code points)."""
+@dataclass(slots=True)
+class Passage:
+    """A span of a document's text: ``text[start:end]``. Offsets are Python string indices (code points).
+
+    Treat as immutable (not frozen only because frozen dataclasses are several times slower to create, and a
+    crawl creates hundreds of millions of these).
+    """
 
     index: int
     start: int
