@@ -7,6 +7,7 @@ igzip, Zstandard through ``zstandard``; anything else is read as it is.
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -54,39 +55,34 @@ def open_decompressed(stream: BinaryIO, head: bytes) -> Iterator[BinaryIO]:
         buffered.detach()  # leave the input open: the pipeline drains it into the file's digest
 
 
-class FrameStream(io.RawIOBase):
-    """Decompressed bytes of a multi-member gzip or multi-frame zstd stream, delivered up to any damage.
+_MAGIC = {"gzip": b"\x1f\x8b\x08", "zstd": ZSTD_MAGIC}
+# Compressed bytes fed to the decompressor at a time. Small on purpose: at the end of every member the
+# decompressor copies all the input it was given but did not use (``unused_data``), and Common Crawl members
+# are a few KB, so a 1 MiB feed would copy ~250 MiB per MiB read.
+FEED_BYTES = 1 << 16
+_PADDING = b"\x00 \t\r\n"
 
-    Unlike ``gzip.GzipFile`` (or zstandard's ``stream_reader``, which stops silently at a cut frame) it hands
-    out everything that decompressed before raising, so a reader loses only the record the damage is in.
+
+class MemberReader:
+    """Decompresses a multi-member gzip (or multi-frame zstd) stream piece by piece.
+
+    It knows where each member starts (``members``: decompressed offset, offset in the file as stored) and
+    raises only after handing out everything that decompressed before the damage: ``EOFError`` when the file
+    ends inside a member, :class:`CorruptStream` on data that does not decompress. With ``resync`` it then goes
+    on at the next member header, so one corrupt member costs only what was in it. NUL or white-space padding
+    after the last member is ignored.
     """
 
-    def __init__(self, raw: BinaryIO, kind: str) -> None:
-        super().__init__()
+    def __init__(self, raw: BinaryIO, kind: str, *, resync: bool = False) -> None:
         self.raw = raw
         self.kind = kind
-        # zstd's decompressobj has no output bound, so it gets smaller input pieces
-        self._chunk = READ_CHUNK if kind == "gzip" else 1 << 16
+        self.resync = resync
+        self.members: deque[tuple[int, int]] = deque()
+        self.produced = 0  # decompressed bytes handed out
         self._decomp: Any = None
-        self._pending = b""
-        self._out = b""
-        self._error: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        while not self._out:
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
-            if not self._produce():
-                return 0
-        n = min(len(view), len(self._out))
-        view[:n] = self._out[:n]
-        self._out = self._out[n:]
-        return n
+        self._pending = b""  # compressed bytes read but not yet used
+        self._pending_at = 0  # offset in the file of _pending[0]
+        self._done = False
 
     def _new_decompressor(self) -> Any:
         if self.kind == "gzip":
@@ -95,36 +91,107 @@ class FrameStream(io.RawIOBase):
 
         return zstandard.ZstdDecompressor().decompressobj()
 
-    def _produce(self) -> bool:
-        """Decompress the next piece into ``_out``; ``False`` at a clean end of the stream."""
-        if not self._pending:
-            self._pending = self.raw.read(self._chunk)
-            if not self._pending:
+    def _read(self) -> bool:
+        more = self.raw.read(FEED_BYTES)
+        if not more:
+            return False
+        self._pending += more
+        return True
+
+    def next_chunk(self) -> bytes:
+        """The next piece of decompressed data; ``b""`` at a clean end of the stream."""
+        while not self._done:
+            if not self._pending and not self._read():
+                self._done = True
                 if self._decomp is not None:
                     self._decomp = None
-                    self._error = EOFError(f"compressed stream ends inside a {self.kind} member")
-                    return True
-                return False
-        if self._decomp is None:
-            if not self._pending.strip(b"\x00"):  # zero padding after the last member
-                self._pending = b""
-                return True
+                    raise EOFError(f"compressed stream ends inside a {self.kind} member")
+                return b""
+            if self._decomp is None and not self._start_member():
+                continue
+            data = self._pending
+            try:
+                out = (
+                    self._decomp.decompress(data, FEED_BYTES) if self.kind == "gzip" else self._decomp.decompress(data)
+                )
+            except Exception as exc:  # isal_zlib.error and zstandard.ZstdError share no base
+                self._decomp = None
+                self._skip_member(search_from=1)
+                raise CorruptStream(f"{self.kind} data error ({exc})") from exc
+            finished = self._decomp.eof
+            rest = self._decomp.unused_data if finished else getattr(self._decomp, "unconsumed_tail", b"")
+            self._pending_at += len(data) - len(rest)
+            self._pending = rest
+            if finished:
+                self._decomp = None
+            if out:
+                self.produced += len(out)
+                return bytes(out)
+        return b""
+
+    def _start_member(self) -> bool:
+        """Begin a member at the read position; ``False`` when there was padding or junk to skip first."""
+        magic = _MAGIC[self.kind]
+        while len(self._pending) < len(magic) and self._read():
+            pass
+        if self._pending.startswith(magic):
+            self.members.append((self.produced, self._pending_at))
             self._decomp = self._new_decompressor()
-        data, self._pending = self._pending, b""
-        try:
-            if self.kind == "gzip":
-                self._out = self._decomp.decompress(data, READ_CHUNK)
-            else:
-                self._out = self._decomp.decompress(data)
-        except Exception as exc:  # noqa: BLE001 - isal_zlib.error / zstandard.ZstdError share no base
-            self._error = CorruptStream(f"{self.kind} data error ({exc})")
             return True
-        if self._decomp.eof:
-            self._pending = self._decomp.unused_data
-            self._decomp = None
-        elif self.kind == "gzip":
-            self._pending = self._decomp.unconsumed_tail
+        if not self._pending.strip(_PADDING):
+            while self._read():  # padding so far: is there anything else?
+                if self._pending.strip(_PADDING):
+                    break
+            else:
+                self._pending_at += len(self._pending)
+                self._pending = b""
+                return False
+        self._skip_member(search_from=0)
+        raise CorruptStream(f"bytes between {self.kind} members are not {self.kind} data")
+
+    def _skip_member(self, *, search_from: int) -> None:
+        """Stop (without ``resync``), or drop compressed bytes up to the next member header."""
+        if not self.resync:
+            self._done = True
+            return
+        magic = _MAGIC[self.kind]
+        while True:
+            hit = self._pending.find(magic, search_from)
+            if hit >= 0:
+                self._pending_at += hit
+                self._pending = self._pending[hit:]
+                return
+            keep = self._pending[-(len(magic) - 1) :]
+            self._pending_at += len(self._pending) - len(keep)
+            self._pending = keep
+            if not self._read():
+                self._pending_at += len(self._pending)
+                self._pending = b""
+                return
+            search_from = 0
+
+
+class FrameStream(io.RawIOBase):
+    """A readable stream over :class:`MemberReader` (no resync: reading ends at the first damage)."""
+
+    def __init__(self, raw: BinaryIO, kind: str) -> None:
+        super().__init__()
+        self._members = MemberReader(raw, kind)
+        self._out = b""
+
+    def readable(self) -> bool:
         return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self._out:
+            self._out = self._members.next_chunk()
+            if not self._out:
+                return 0
+        n = min(len(view), len(self._out))
+        view[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
 
 
 def decompressed_head(head: bytes, n: int = 65536) -> bytes:

@@ -20,21 +20,14 @@ see :mod:`scanner.readers.warc`.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from isal import isal_zlib
-
 from scanner.errors import RecordError
-from scanner.readers.compression import GZIP_MAGIC, READ_CHUNK, compression_of
+from scanner.readers.compression import READ_CHUNK, CorruptStream, MemberReader, compression_of
 
 MAX_HEADER_BYTES = 1 << 20
-# Compressed bytes fed to the decompressor at a time. Small on purpose: at the end of every gzip member the
-# decompressor copies all the input it was given but did not use (``unused_data``), and Common Crawl members
-# are a few KB, so a 1 MiB feed would copy ~250 MiB per MiB read.
-GZIP_FEED = 1 << 16
 _WS = b" \t\r\n\x00"  # NUL: some writers pad files
 
 
@@ -68,14 +61,11 @@ class _Source:
     def __init__(self, raw: BinaryIO, head: bytes) -> None:
         self.raw = raw
         self.gzip = compression_of(head) == "gzip"
+        self.members = MemberReader(raw, "gzip", resync=True) if self.gzip else None
         self.buf = bytearray()
         self.pos = 0  # read position in buf
         self.base = 0  # decompressed offset of buf[0]
         self.eof = False
-        self._pending = b""  # compressed bytes read but not yet decompressed
-        self._pending_c = 0  # compressed offset of _pending[0]
-        self._decomp: object | None = None
-        self._members: deque[tuple[int, int]] = deque()  # (decompressed start, compressed start)
 
     # -- positions -------------------------------------------------------------------------------------------
     @property
@@ -85,111 +75,43 @@ class _Source:
 
     def stored_offset(self, uoffset: int) -> int:
         """Offset in the file as stored: the gzip member holding ``uoffset`` for gzip, else ``uoffset``."""
-        if not self.gzip:
+        if self.members is None:
             return uoffset
+        members = self.members.members
         best = 0
-        for ustart, cstart in self._members:
+        for ustart, cstart in members:
             if ustart <= uoffset:
                 best = cstart
             else:
                 break
-        while len(self._members) > 1 and self._members[1][0] <= uoffset:
-            self._members.popleft()
+        while len(members) > 1 and members[1][0] <= uoffset:
+            members.popleft()
         return best
 
     # -- buffer management -----------------------------------------------------------------------------------
-    def _compact(self) -> None:
-        if self.pos > READ_CHUNK:
-            del self.buf[: self.pos]
-            self.base += self.pos
-            self.pos = 0
-
     def fill(self) -> bool:
         """Append more decompressed bytes to the buffer; ``False`` at the end of the stream."""
         if self.eof:
             return False
-        self._compact()
-        if not self.gzip:
+        if self.pos > READ_CHUNK:
+            del self.buf[: self.pos]
+            self.base += self.pos
+            self.pos = 0
+        if self.members is None:
             chunk = self.raw.read(READ_CHUNK)
-            if not chunk:
-                self.eof = True
-                return False
-            self.buf += chunk
-            return True
-        return self._fill_gzip()
-
-    def _fill_gzip(self) -> bool:
-        while True:
-            if not self._pending:
-                self._pending = self.raw.read(GZIP_FEED)
-                if not self._pending:
-                    self.eof = True
-                    if self._decomp is not None:
-                        self._decomp = None
-                        raise _Truncated
-                    return False
-            if self._decomp is None:
-                if not self._pending.startswith(GZIP_MAGIC[: len(self._pending)]):
-                    if self._only_padding_left():
-                        self.eof = True
-                        return False
-                    self._skip_to_next_member()
-                    raise _Corrupt("bytes between gzip members are not gzip data")
-                if len(self._pending) < 2:
-                    more = self.raw.read(READ_CHUNK)
-                    if more:
-                        self._pending += more
-                        continue
-                self._members.append((self.base + len(self.buf), self._pending_c))
-                self._decomp = isal_zlib.decompressobj(31)
-            decomp = self._decomp
-            data = self._pending
+        else:
             try:
-                out = decomp.decompress(data, READ_CHUNK)  # type: ignore[attr-defined]
-            except isal_zlib.error as exc:  # type: ignore[misc]
-                self._decomp = None
-                self._skip_to_next_member(search_from=1)
-                raise _Corrupt(f"gzip data error ({exc})") from exc
-            finished = decomp.eof  # type: ignore[attr-defined]
-            rest = decomp.unused_data if finished else decomp.unconsumed_tail  # type: ignore[attr-defined]
-            self._pending_c += len(data) - len(rest)
-            self._pending = rest
-            if finished:
-                self._decomp = None
-            if out:
-                self.buf += out
-                return True
-
-    def _only_padding_left(self) -> bool:
-        """True when nothing but NUL / white-space padding remains (some writers pad files); consumes it."""
-        if self._pending.strip(b"\x00 \t\r\n"):
+                chunk = self.members.next_chunk()
+            except EOFError as exc:
+                self.eof = True
+                raise _Truncated from exc
+            except CorruptStream as exc:
+                raise _Corrupt(str(exc)) from exc
+        if not chunk:
+            self.eof = True
             return False
-        while True:
-            more = self.raw.read(READ_CHUNK)
-            if not more:
-                self._pending = b""
-                return True
-            if more.strip(b"\x00 \t\r\n"):
-                self._pending += more  # not padding after all; the caller resynchronises
-                return False
-
-    def _skip_to_next_member(self, search_from: int = 0) -> None:
-        """Drop compressed bytes up to the next gzip member header (or the end of the file)."""
-        while True:
-            hit = self._pending.find(b"\x1f\x8b\x08", search_from)
-            if hit >= 0:
-                self._pending_c += hit
-                self._pending = self._pending[hit:]
-                return
-            keep = self._pending[-2:]
-            self._pending_c += len(self._pending) - len(keep)
-            more = self.raw.read(READ_CHUNK)
-            if not more:
-                self._pending_c += len(keep)
-                self._pending = b""
-                return
-            self._pending = keep + more
-            search_from = 0
+        self.buf += chunk
+        return True
 
     def drop_buffer(self) -> None:
         """Forget buffered decompressed bytes (after a corrupt member: they cannot be trusted)."""
