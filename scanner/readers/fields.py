@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scanner.config import ReaderConfig
+    from scanner.data import Document
+    from scanner.readers.base import RecordContext
 
 DEFAULT_URL_FIELDS = ("url", "metadata.url", "metadata.warc_url", "meta.url", "WARC-Target-URI")
 DEFAULT_DATE_FIELDS = ("date", "timestamp", "created", "metadata.warc_date", "meta.date")
@@ -49,3 +54,46 @@ def provenance_fields(
     date = first_str(record, (date_field,) if date_field else DEFAULT_DATE_FIELDS)
     host = None if url else first_str(record, DEFAULT_HOST_FIELDS)
     return rid, url, date, host
+
+
+def record_document(
+    record: dict[str, Any],
+    ctx: RecordContext,
+    config: ReaderConfig,
+    index: int,
+    offset: int | None,
+    *,
+    line: int | None = None,
+    warnings: list[str] | None = None,
+) -> Document:
+    """The document of one JSON-like record (a JSON Lines object, a Parquet row), or its skip."""
+    rid, url, date, host = provenance_fields(
+        record, id_field=config.id_field, url_field=config.url_field, date_field=config.date_field
+    )
+    text = get_path(record, config.text_field)
+    reason = message = None
+    if not isinstance(text, str):
+        what = "missing" if text is None else f"a {type(text).__name__}, not a string"
+        reason, message = "missing_text_field", f"text field {config.text_field!r} is {what}"
+    elif len(text) > config.max_record_bytes:
+        reason = "record_too_large"
+        message = f"text of {len(text)} characters exceeds the cap of {config.max_record_bytes}"
+    elif not text.strip():
+        reason, message = "empty_text", "text field is empty"
+    if reason is not None:
+        assert message is not None
+        return ctx.skip(
+            index,
+            offset,
+            reason,
+            message,
+            line=line,
+            record_id=rid,
+            url=url,
+            crawl_date=date,
+            quiet=reason == "empty_text",
+        )
+    assert isinstance(text, str)
+    return ctx.document(
+        index, offset, text=text, line=line, record_id=rid, url=url, crawl_date=date, host=host, warnings=warnings
+    )

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from scanner.data import Document
 from scanner.readers.base import Reader, RecordContext, decode_text
 from scanner.readers.compression import CorruptStream, compression_of, open_decompressed
-from scanner.readers.fields import get_path, provenance_fields
+from scanner.readers.fields import record_document
 from scanner.readers.stream import InputStream
 
 log = logging.getLogger("scanner.readers")
@@ -61,46 +61,7 @@ class JsonlReader(Reader):
             return ctx.skip(index, offset, "invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})", line=line)
         if not isinstance(record, dict):
             return ctx.skip(index, offset, "invalid_json", f"a JSON {type(record).__name__}, not an object", line=line)
-        cfg = self.config
-        rid, url, date, host = provenance_fields(
-            record, id_field=cfg.id_field, url_field=cfg.url_field, date_field=cfg.date_field
-        )
-        text = get_path(record, cfg.text_field)
-        if not isinstance(text, str):
-            what = "missing" if text is None else f"a {type(text).__name__}, not a string"
-            return ctx.skip(
-                index,
-                offset,
-                "missing_text_field",
-                f"text field {cfg.text_field!r} is {what}",
-                line=line,
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-            )
-        if not text.strip():
-            return ctx.skip(
-                index,
-                offset,
-                "empty_text",
-                "text field is empty",
-                line=line,
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-                quiet=True,
-            )
-        return ctx.document(
-            index,
-            offset,
-            text=text,
-            line=line,
-            record_id=rid,
-            url=url,
-            crawl_date=date,
-            host=host,
-            warnings=warnings,
-        )
+        return record_document(record, ctx, self.config, index, offset, line=line, warnings=warnings)
 
 
 class _LineState:

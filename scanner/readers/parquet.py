@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,8 +21,7 @@ from scanner.readers.fields import (
     DEFAULT_HOST_FIELDS,
     DEFAULT_ID_FIELDS,
     DEFAULT_URL_FIELDS,
-    get_path,
-    provenance_fields,
+    record_document,
 )
 from scanner.readers.stream import InputStream
 
@@ -50,7 +48,7 @@ class ParquetReader(Reader):
                 try:
                     for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns):
                         for record in batch.to_pylist():
-                            yield self._record(record, ctx, index)
+                            yield record_document(record, ctx, self.config, index, None)
                             index += 1
                 except (pa.ArrowException, OSError, ValueError) as exc:
                     for lost in range(index, group_start + rows):
@@ -71,43 +69,3 @@ class ParquetReader(Reader):
         wanted.update(DEFAULT_ID_FIELDS + DEFAULT_URL_FIELDS + DEFAULT_DATE_FIELDS + DEFAULT_HOST_FIELDS)
         tops = {w.split(".")[0] for w in wanted} | wanted
         return [n for n in names if n in tops]
-
-    def _record(self, record: dict[str, Any], ctx: RecordContext, index: int) -> Document:
-        cfg = self.config
-        rid, url, date, host = provenance_fields(
-            record, id_field=cfg.id_field, url_field=cfg.url_field, date_field=cfg.date_field
-        )
-        text = get_path(record, cfg.text_field)
-        if not isinstance(text, str):
-            what = "missing" if text is None else f"a {type(text).__name__}, not a string"
-            return ctx.skip(
-                index,
-                None,
-                "missing_text_field",
-                f"row {index}: text field {cfg.text_field!r} is {what}",
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-            )
-        if len(text) > cfg.max_record_bytes:
-            return ctx.skip(
-                index,
-                None,
-                "record_too_large",
-                f"text of {len(text)} characters exceeds the cap of {cfg.max_record_bytes}",
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-            )
-        if not text.strip():
-            return ctx.skip(
-                index,
-                None,
-                "empty_text",
-                "text field is empty",
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-                quiet=True,
-            )
-        return ctx.document(index, None, text=text, record_id=rid, url=url, crawl_date=date, host=host)

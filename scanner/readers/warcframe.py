@@ -54,6 +54,12 @@ class RawRecord:
     block: bytes | None
     error: RecordError | None = None
 
+    @classmethod
+    def failed(
+        cls, index: int, offset: int, reason: str, message: str, headers: dict[str, str] | None = None
+    ) -> RawRecord:
+        return cls(index, offset, headers or {}, b"", None, RecordError(reason, message))
+
 
 class _Source:
     """The decompressed bytes of a WARC file in a sliding buffer, with gzip member offsets."""
@@ -158,7 +164,7 @@ class WarcFramer:
 
     def _failed(self, index: int, reason: str, detail: str) -> RawRecord:
         offset = self.src.stored_offset(self._record_start)
-        return RawRecord(index, offset, {}, b"", None, RecordError(reason, detail))
+        return RawRecord.failed(index, offset, reason, detail)
 
     def _skip_blank(self) -> bool:
         """Move past blank lines; ``False`` at a clean end of the stream."""
@@ -192,46 +198,20 @@ class WarcFramer:
         stored = src.stored_offset(self._record_start)
         if not src.ensure(5):
             src.pos = len(src.buf)
-            return RawRecord(
-                index,
-                stored,
-                {},
-                b"",
-                None,
-                RecordError("truncated_record", "file ends inside a WARC header"),
-            )
+            return RawRecord.failed(index, stored, "truncated_record", "file ends inside a WARC header")
         if not src.buf.startswith(b"WARC/", src.pos):
             self._resync()
-            return RawRecord(
-                index,
-                stored,
-                {},
-                b"",
-                None,
-                RecordError("malformed_warc_header", "record does not start with a WARC/ version line"),
+            return RawRecord.failed(
+                index, stored, "malformed_warc_header", "record does not start with a WARC/ version line"
             )
         end = self._header_end()
         if end is None:
             too_long = len(src.buf) - src.pos >= MAX_HEADER_BYTES
             if too_long:
                 self._resync()
-                return RawRecord(
-                    index,
-                    stored,
-                    {},
-                    b"",
-                    None,
-                    RecordError("malformed_warc_header", "WARC header block is not terminated"),
-                )
+                return RawRecord.failed(index, stored, "malformed_warc_header", "WARC header block is not terminated")
             src.pos = len(src.buf)
-            return RawRecord(
-                index,
-                stored,
-                {},
-                b"",
-                None,
-                RecordError("truncated_record", "file ends inside a WARC header"),
-            )
+            return RawRecord.failed(index, stored, "truncated_record", "file ends inside a WARC header")
         header_stop, body_start = end
         header_bytes = bytes(src.buf[src.pos : header_stop])
         headers = _parse_headers(header_bytes)
@@ -243,55 +223,37 @@ class WarcFramer:
         if length < 0:
             src.pos += 1
             self._resync()
-            return RawRecord(
-                index,
-                stored,
-                headers,
-                header_bytes,
-                None,
-                RecordError("malformed_warc_header", f"missing or invalid Content-Length {length_text!r}"),
+            return RawRecord.failed(
+                index, stored, "malformed_warc_header", f"missing or invalid Content-Length {length_text!r}", headers
             )
         src.pos = body_start
         if length > self.max_record_bytes:
             if not self._discard(length):
-                return RawRecord(
-                    index,
-                    stored,
-                    headers,
-                    header_bytes,
-                    None,
-                    RecordError("truncated_record", "file ends inside the record block"),
-                )
+                return RawRecord.failed(index, stored, "truncated_record", "file ends inside the record block", headers)
             if not self._trailer_ok():
                 self._resync()
-                return RawRecord(
+                return RawRecord.failed(
                     index,
                     stored,
+                    "bad_content_length",
+                    f"Content-Length {length} does not match the record block",
                     headers,
-                    header_bytes,
-                    None,
-                    RecordError("bad_content_length", f"Content-Length {length} does not match the record block"),
                 )
-            return RawRecord(
+            return RawRecord.failed(
                 index,
                 stored,
+                "record_too_large",
+                f"record block of {length} bytes exceeds the cap of {self.max_record_bytes} bytes",
                 headers,
-                header_bytes,
-                None,
-                RecordError(
-                    "record_too_large",
-                    f"record block of {length} bytes exceeds the cap of {self.max_record_bytes} bytes",
-                ),
             )
         if not src.ensure(length):
             src.pos = len(src.buf)
-            return RawRecord(
+            return RawRecord.failed(
                 index,
                 stored,
+                "truncated_record",
+                f"file ends inside the record block (Content-Length {length})",
                 headers,
-                header_bytes,
-                None,
-                RecordError("truncated_record", f"file ends inside the record block (Content-Length {length})"),
             )
         block = bytes(src.buf[src.pos : src.pos + length])
         block_start = src.pos
@@ -299,13 +261,8 @@ class WarcFramer:
         if not self._trailer_ok():
             src.pos = block_start
             self._resync()
-            return RawRecord(
-                index,
-                stored,
-                headers,
-                header_bytes,
-                None,
-                RecordError("bad_content_length", f"Content-Length {length} does not match the record block"),
+            return RawRecord.failed(
+                index, stored, "bad_content_length", f"Content-Length {length} does not match the record block", headers
             )
         return RawRecord(index, stored, headers, header_bytes, block)
 
