@@ -22,6 +22,8 @@ from scanner.readers.warcframe import RawRecord, WarcFramer
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _QUIET_TYPES = frozenset({"warcinfo", "request", "metadata", "revisit", "resource", "continuation"})
+# skips by design, counted but not logged one by one (damage is always logged)
+_QUIET_REASONS = frozenset({f"warc_{t}" for t in _QUIET_TYPES} | {"non_html", "http_not_ok", "empty_text"})
 
 
 class WarcReader(Reader):
@@ -39,79 +41,48 @@ class WarcReader(Reader):
         url = h.get("warc-target-uri") or None
         date = h.get("warc-date") or None
         rid = h.get("warc-record-id") or None
-        if raw.error is not None:
-            return ctx.skip(
-                raw.index,
-                raw.offset,
-                raw.error.reason,
-                raw.error.message,
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-            )
-        assert raw.block is not None
         wtype = h.get("warc-type", "").lower()
-        if wtype == "conversion":
-            text, warnings = decode_text(raw.block, ctx, raw.index)
-            if not text.strip():
-                return ctx.skip(
-                    raw.index,
-                    raw.offset,
-                    "empty_text",
-                    "conversion record has no text",
-                    fmt="wet",
-                    record_id=rid,
-                    url=url,
-                    crawl_date=date,
-                    quiet=True,
-                )
-            return ctx.document(
-                raw.index,
-                raw.offset,
-                text=text,
-                fmt="wet",
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-                language=h.get("warc-identified-content-language"),
-                warnings=warnings,
-            )
-        if wtype != "response":
-            reason = f"warc_{wtype}" if wtype in _QUIET_TYPES else "warc_unknown_type"
-            return ctx.skip(
-                raw.index,
-                raw.offset,
-                reason,
-                f"WARC-Type {wtype or '(missing)'} holds no page text",
-                record_id=rid,
-                url=url,
-                crawl_date=date,
-                quiet=reason != "warc_unknown_type",
-            )
+        fmt = {"conversion": "wet", "response": "warc"}.get(wtype, ctx.format)
         try:
-            text, warnings = self._response_text(raw)
+            text, warnings = self._text(raw, wtype, ctx)
         except RecordError as err:
-            quiet = err.reason in ("non_html", "http_not_ok", "empty_text")
             return ctx.skip(
                 raw.index,
                 raw.offset,
                 err.reason,
                 err.message,
+                fmt=fmt,
                 record_id=rid,
                 url=url,
                 crawl_date=date,
-                quiet=quiet,
+                quiet=err.reason in _QUIET_REASONS,
             )
         return ctx.document(
             raw.index,
             raw.offset,
             text=text,
-            fmt="warc",
+            fmt=fmt,
             record_id=rid,
             url=url,
             crawl_date=date,
+            language=h.get("warc-identified-content-language"),
             warnings=warnings,
         )
+
+    def _text(self, raw: RawRecord, wtype: str, ctx: RecordContext) -> tuple[str, list[str]]:
+        """The record's text and warnings; a :class:`RecordError` for every record that is skipped."""
+        if raw.error is not None:
+            raise raw.error
+        assert raw.block is not None
+        if wtype == "conversion":
+            text, warnings = decode_text(raw.block, ctx, raw.index)
+            if not text.strip():
+                raise RecordError("empty_text", "conversion record has no text")
+            return text, warnings
+        if wtype != "response":
+            reason = f"warc_{wtype}" if wtype in _QUIET_TYPES else "warc_unknown_type"
+            raise RecordError(reason, f"WARC-Type {wtype or '(missing)'} holds no page text")
+        return self._response_text(raw)
 
     def _response_text(self, raw: RawRecord) -> tuple[str, list[str]]:
         assert raw.block is not None
