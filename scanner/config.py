@@ -35,8 +35,10 @@ class ReaderConfig(_Strict):
 class SegmentConfig(_Strict):
     """Passage segmentation, in characters."""
 
-    min_chars: int = Field(200, ge=1, description="fragments shorter than this merge with a neighbour")
-    max_chars: int = Field(1000, ge=50, description="longer paragraphs are windowed")
+    min_chars: int = Field(
+        200, ge=1, description="leftover pieces shorter than this join a neighbour; windows never cut closer than this"
+    )
+    max_chars: int = Field(1000, ge=50, description="longest passage: paragraphs are packed up to this")
 
     @model_validator(mode="after")
     def _ordered(self) -> SegmentConfig:

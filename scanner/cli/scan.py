@@ -39,8 +39,10 @@ def scan_command(
     url_field: str = typer.Option(None, "--url-field", help="JSONL/Parquet URL field (e.g. metadata.url)."),
     date_field: str = typer.Option(None, "--date-field", help="JSONL/Parquet date field."),
     full_html: bool = typer.Option(False, "--full-html", help="Keep boilerplate (no main-content heuristics)."),
-    min_chars: int = typer.Option(200, "--min-chars", help="Passages shorter than this merge with neighbours."),
-    max_chars: int = typer.Option(1000, "--max-chars", help="Longer paragraphs are windowed."),
+    min_chars: int = typer.Option(
+        200, "--min-chars", help="Shorter leftover pieces join a neighbour; windows never cut closer than this."
+    ),
+    max_chars: int = typer.Option(1000, "--max-chars", help="Longest passage; paragraphs are packed up to this."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
     """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
