@@ -53,7 +53,7 @@ class ScanConfig(_Strict):
     inputs: list[str]
     out: str = "tropescan-out"
     dataset: str | None = None
-    limit: int | None = Field(None, ge=1, description="stop after this many records per scan")
+    limit: int | None = Field(None, ge=1, description="stop after this many documents (read records) in the whole scan")
     reader: ReaderConfig = Field(default_factory=ReaderConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
 
