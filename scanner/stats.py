@@ -16,7 +16,6 @@ DAMAGE_REASONS = frozenset(
         "corrupt_gzip",
         "corrupt_zstd",
         "truncated_zstd",
-        "corrupt_file",
         "truncated",
         "unreadable",
         "truncated_record",

@@ -39,6 +39,13 @@ class CorruptStream(Exception):
     """The compressed stream holds data that does not decompress; nothing after it can be read."""
 
 
+def damage_reason(exc: BaseException, kind: str | None) -> str:
+    """The skip reason for a stream that stopped with ``exc`` (from :func:`open_decompressed`)."""
+    if isinstance(exc, EOFError):
+        return f"truncated_{kind}" if kind else "truncated"
+    return f"corrupt_{kind}" if kind else "unreadable"
+
+
 @contextmanager
 def open_decompressed(stream: BinaryIO, head: bytes) -> Iterator[BinaryIO]:
     """A buffered stream of the decompressed content of ``stream`` (whose first bytes are ``head``).

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from scanner.data import Document
 from scanner.readers.base import Reader, RecordContext, decode_text
-from scanner.readers.compression import CorruptStream, compression_of, open_decompressed
+from scanner.readers.compression import CorruptStream, compression_of, damage_reason, open_decompressed
 from scanner.readers.fields import record_document
 from scanner.readers.stream import InputStream
 
@@ -36,20 +36,13 @@ class JsonlReader(Reader):
                     else:
                         yield self._record(data, ctx, state.records, offset, line_no)
                     state.records += 1
-            except EOFError as exc:
+            except (EOFError, CorruptStream, OSError) as exc:
+                lost = "ends early" if isinstance(exc, EOFError) else "cannot be decompressed past this point"
                 yield ctx.skip(
                     state.records,
                     state.offset,
-                    f"truncated_{kind}" if kind else "truncated",
-                    f"{exc}; the rest of the file is lost",
-                    line=state.line + 1,
-                )
-            except (CorruptStream, OSError) as exc:
-                yield ctx.skip(
-                    state.records,
-                    state.offset,
-                    f"corrupt_{kind}" if kind else "unreadable",
-                    f"cannot decompress past this point ({exc}); the rest of the file is lost",
+                    damage_reason(exc, kind),
+                    f"compressed stream {lost} ({exc}); the rest of the file is lost",
                     line=state.line + 1,
                 )
 

@@ -36,18 +36,9 @@ class InputStream(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
-        if self._head_left.nbytes:
-            n = min(view.nbytes, self._head_left.nbytes)
-            view[:n] = self._head_left[:n]
-            self._head_left = self._head_left[n:]
-            self.bytes_read += n
-            return n
-        data = self._raw.read(min(view.nbytes, READ_CHUNK))
-        n = len(data)
-        view[:n] = data
-        self._sha.update(data)
-        self.bytes_read += n
-        return n
+        data = self.read(min(view.nbytes, READ_CHUNK))
+        view[: len(data)] = data
+        return len(data)
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
@@ -62,9 +53,6 @@ class InputStream(io.RawIOBase):
         self._sha.update(data)
         self.bytes_read += len(data)
         return bytes(data)
-
-    def peek(self, n: int = 1) -> bytes:
-        return bytes(self._head_left[:n])
 
     # digest --------------------------------------------------------------------------------------------
     def finish(self) -> str:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from scanner.data import Document
 from scanner.readers.base import Reader, RecordContext
-from scanner.readers.compression import CorruptStream, compression_of, open_decompressed
+from scanner.readers.compression import CorruptStream, compression_of, damage_reason, open_decompressed
 from scanner.readers.stream import InputStream
 
 _START = re.compile(r"^\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK.*$", re.IGNORECASE | re.MULTILINE)
@@ -37,10 +36,9 @@ class TextReader(Reader):
         kind = compression_of(stream.head)
         with open_decompressed(stream, stream.head) as body:  # type: ignore[arg-type]
             try:
-                data = _read_up_to(body, cap + 1)
+                data = body.read(cap + 1)  # a buffered stream: returns cap + 1 bytes unless the file is shorter
             except (EOFError, CorruptStream, OSError) as exc:
-                reason = f"truncated_{kind}" if isinstance(exc, EOFError) else f"corrupt_{kind or 'file'}"
-                yield ctx.skip(0, 0, reason, f"cannot decompress the file ({exc})")
+                yield ctx.skip(0, 0, damage_reason(exc, kind), f"cannot decompress the file ({exc})")
                 return
         if len(data) > cap:
             yield ctx.skip(0, 0, "record_too_large", f"file exceeds the cap of {cap} bytes")
@@ -71,18 +69,6 @@ class TextReader(Reader):
             language=fields.get("language") or None,
             warnings=warnings,
         )
-
-
-def _read_up_to(stream: BinaryIO, n: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while size < n:
-        piece = stream.read(n - size)
-        if not piece:
-            break
-        parts.append(piece)
-        size += len(piece)
-    return b"".join(parts)
 
 
 _CHARSET = re.compile(rb"Character set encoding:[ \t]*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
