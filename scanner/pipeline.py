@@ -37,6 +37,8 @@ Labeler = Callable[[Document], list[Hit]]
 class ScanObserver(Protocol):
     """Progress callbacks (the CLI draws them with rich). All optional to act on."""
 
+    def scan_started(self, inputs: list[InputFile]) -> None: ...
+
     def file_started(self, stats: FileStats) -> None: ...
 
     def advance(self, stats: FileStats, bytes_read: int) -> None: ...
@@ -204,6 +206,8 @@ def scan(
         ignored.extend(skipped)
     inputs = unique_shards(inputs)  # names must not collide across separately named inputs either
     out.mkdir(parents=True, exist_ok=True)
+    if observer:
+        observer.scan_started(inputs)
     remaining = config.limit
     for file in inputs:
         if remaining is not None and remaining <= 0:

@@ -16,13 +16,14 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from scanner.readers.inputs import InputFile
 from scanner.stats import FileStats
 
 
 class RichObserver:
     """Implements :class:`scanner.pipeline.ScanObserver` with one overall bar and one bar for the current file."""
 
-    def __init__(self, console: Console, total_bytes: int | None, n_files: int) -> None:
+    def __init__(self, console: Console) -> None:
         self.progress = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
@@ -34,10 +35,8 @@ class RichObserver:
             console=console,
             transient=False,
         )
-        self.overall: TaskID = self.progress.add_task(
-            f"all files (0/{n_files})", total=total_bytes, records=0, rate="0"
-        )
-        self.n_files = n_files
+        self.overall: TaskID = self.progress.add_task("all files", total=None, records=0, rate="0")
+        self.n_files = 0
         self.done_files = 0
         self.done_bytes = 0
         self.done_records = 0
@@ -54,6 +53,12 @@ class RichObserver:
     def _rate(self, records: int, since: float | None = None) -> str:
         elapsed = max(time.perf_counter() - (self.started if since is None else since), 1e-6)
         return f"{records / elapsed:,.0f}"
+
+    def scan_started(self, inputs: list[InputFile]) -> None:
+        sizes = [f.size for f in inputs]
+        total = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
+        self.n_files = len(inputs)
+        self.progress.update(self.overall, description=f"all files (0/{self.n_files})", total=total)
 
     def file_started(self, stats: FileStats) -> None:
         name = stats.source if len(stats.source) <= 48 else "…" + stats.source[-47:]

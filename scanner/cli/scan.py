@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from scanner.config import FORMATS, ReaderConfig, ScanConfig, SegmentConfig
-from scanner.errors import ConfigError, ShardError
+from scanner.errors import ConfigError
 
 SAMPLE_DIR = Path("corpora") / "sample"
 
@@ -81,20 +81,11 @@ def scan_command(
 def _run(config: ScanConfig, console: Console, *, quiet: bool) -> int:
     from scanner.cli.progress import RichObserver
     from scanner.pipeline import scan
-    from scanner.readers.inputs import resolve_inputs
     from scanner.report.console import render_scan_summary
 
     if quiet:
-        result = scan(config)
-    else:
-        sizes: list[int | None] = []
-        for arg in config.inputs:
-            try:
-                sizes.extend(f.size for f in resolve_inputs([arg], dataset=config.dataset)[0])
-            except ShardError:
-                continue
-        total = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
-        with RichObserver(console, total, len(sizes)) as observer:
-            result = scan(config, observer=observer)
-        render_scan_summary(console, result.manifest, str(result.out))
+        return scan(config).exit_code
+    with RichObserver(console) as observer:
+        result = scan(config, observer=observer)
+    render_scan_summary(console, result.manifest, str(result.out))
     return result.exit_code
