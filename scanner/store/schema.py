@@ -28,6 +28,9 @@ DOCS_SCHEMA = pa.schema(
         pa.field("skip_reason", pa.string()),
         pa.field("skip_detail", pa.string()),
         pa.field("warnings", pa.list_(pa.string())),
+        pa.field("genre", pa.string()),
+        pa.field("genre_score", pa.float32()),
+        pa.field("ai_cue", pa.bool_()),
     ]
 )
 

@@ -9,10 +9,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scanner.data import Document, Hit
+from scanner.data import DocLabels, Document
 from scanner.store.schema import DOCS_SCHEMA, HITS_SCHEMA
 
 ROW_GROUP_ROWS = 8192
+_UNLABELLED = DocLabels()
 
 
 class _ParquetSink:
@@ -61,8 +62,9 @@ class ShardWriter:
         self.docs = _ParquetSink(out / "docs" / f"{shard}.parquet", DOCS_SCHEMA)
         self.hits = _ParquetSink(out / "hits" / f"{shard}.parquet", HITS_SCHEMA)
 
-    def add(self, doc: Document, hits: list[Hit]) -> None:
+    def add(self, doc: Document, labels: DocLabels | None = None) -> None:
         passages = doc.passages
+        labels = labels or _UNLABELLED
         # in the order of DOCS_SCHEMA
         self.docs.append(
             (
@@ -88,9 +90,12 @@ class ShardWriter:
                 doc.skip_reason,
                 doc.skip_detail,
                 doc.warnings,
+                labels.genre,
+                labels.genre_score,
+                labels.ai_cue,
             )
         )
-        for hit in hits:  # in the order of HITS_SCHEMA
+        for hit in labels.hits:  # in the order of HITS_SCHEMA
             self.hits.append((hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence))
 
     def commit(self) -> None:

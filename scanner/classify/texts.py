@@ -1,0 +1,80 @@
+"""Classify standalone texts (the ``classify`` and ``eval`` interface): one result per text, every trope scored.
+
+A text is segmented into passages exactly as a scanned document is, and gets a label when any passage does.
+``scores`` holds every trope id: the best passage score, or 0.0 when no candidate sentence was found.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.classify.classifier import Classifier
+from scanner.config import SegmentConfig
+from scanner.data import Document
+from scanner.extract.segment import segment
+
+
+@dataclass(frozen=True, slots=True)
+class TextResult:
+    id: str
+    labels: list[str]
+    scores: dict[str, float]
+    evidence: list[dict[str, Any]]
+    genre: str | None
+    genre_score: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "labels": self.labels,
+            "scores": self.scores,
+            "evidence": self.evidence,
+            "genre": self.genre,
+            "genre_score": self.genre_score,
+        }
+
+
+def classify_texts(
+    classifier: Classifier,
+    items: Iterable[tuple[str, str]],
+    *,
+    segment_config: SegmentConfig | None = None,
+    is_book: bool = False,
+) -> Iterator[TextResult]:
+    """Classify ``(id, text)`` pairs, in order."""
+    seg = segment_config or SegmentConfig()
+    ids = classifier.taxonomy.ids
+    thresholds = {t.id: t.threshold for t in classifier.taxonomy.tropes}
+    for n, (text_id, text) in enumerate(items):
+        doc = Document(
+            doc_id=text_id,
+            source_path="<classify>",
+            record_index=n,
+            byte_offset=None,
+            shard="classify",
+            dataset="classify",
+            format="text" if is_book else "jsonl",
+            text=text,
+        )
+        doc.passages = segment(text, min_chars=seg.min_chars, max_chars=seg.max_chars)
+        result = classifier.classify(doc)
+        scores = dict.fromkeys(ids, 0.0)
+        evidence: list[dict[str, Any]] = []
+        for ev in result.evidence:
+            scores[ev.trope] = max(scores[ev.trope], ev.score)
+            if ev.score >= thresholds[ev.trope]:
+                evidence.append(
+                    {
+                        "trope": ev.trope,
+                        "start": ev.start,
+                        "end": ev.end,
+                        "stage": "rules",
+                        "score": ev.score,
+                        "detail": json.dumps(ev.detail(), sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+                    }
+                )
+        labels = [t for t in ids if scores[t] >= thresholds[t]]
+        yield TextResult(text_id, labels, scores, evidence, result.labels.genre, result.labels.genre_score)

@@ -1,0 +1,54 @@
+"""``tropescan classify``: label standalone texts, one JSON line out per JSON line in, same order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from scanner.errors import ConfigError
+
+
+def _read_items(path: Path) -> Iterator[tuple[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str) or "id" not in record:
+                raise ConfigError(f'{path}:{n}: each line must be {{"id": ..., "text": "..."}}')
+            yield str(record["id"]), record["text"]
+
+
+def classify_command(
+    input_file: Path = typer.Argument(..., help='JSON Lines input: {"id": str, "text": str} per line.'),
+    output: Path = typer.Option(..., "--output", "-o", help="JSON Lines output (one line per input line)."),
+    taxonomy: Path = typer.Option(None, "--taxonomy", "-t", help="Taxonomy YAML (default: the bundled one)."),
+    spacy_model: str = typer.Option(None, "--spacy-model", help="spaCy pipeline name or path."),
+) -> None:
+    """Classify texts into {"id", "labels", "scores" (every trope), "evidence": [{"trope", "start", "end", "stage",
+    "detail"}]}, one output line per input line, in order."""
+    from scanner.classify.classifier import Classifier
+    from scanner.classify.texts import classify_texts
+    from scanner.taxonomy.load import load_taxonomy
+
+    err = Console(stderr=True)
+    try:
+        classifier = Classifier(load_taxonomy(taxonomy), spacy_model=spacy_model)
+        tmp = output.with_name(f".{output.name}.tmp")
+        n = 0
+        with tmp.open("w", encoding="utf-8") as out:
+            for result in classify_texts(classifier, _read_items(input_file)):
+                out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                n += 1
+        tmp.replace(output)
+    except (ConfigError, OSError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    err.print(f"classified {n} texts -> {output}", markup=False, highlight=False)
