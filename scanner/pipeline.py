@@ -139,7 +139,10 @@ def scan_file(
     try:
         docs = iter_file_documents(file, config, stats)
         for n, doc in enumerate(docs, 1):
-            writer.add(doc, labeler(doc) if labeler is not None and doc.skip_reason is None else None)
+            labels = labeler(doc) if labeler is not None and doc.skip_reason is None else None
+            if labels is not None:
+                stats.add_labels(labels)
+            writer.add(doc, labels)
             if observer and n % PROGRESS_EVERY == 0:
                 observer.advance(stats, stats.bytes_read)
             if budget is not None and stats.records_read >= budget:
@@ -169,8 +172,15 @@ def scan_file(
 def _reset_counts(stats: FileStats) -> None:
     # A file whose outputs were discarded contributes no records (its partial counts would not match the store).
     stats.records_total = stats.records_read = stats.records_skipped = stats.chars = stats.passages = 0
-    stats.skipped_by_reason.clear()
-    stats.warnings_by_reason.clear()
+    stats.ai_cue_docs = 0
+    for counter in (
+        stats.skipped_by_reason,
+        stats.warnings_by_reason,
+        stats.genre_docs,
+        stats.trope_docs,
+        stats.trope_passages,
+    ):
+        counter.clear()
 
 
 def scan(

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.data import Document
+from scanner.data import DocLabels, Document
 
 # Skip reasons that mean the input is damaged (as opposed to records that hold no page text by design,
 # such as WARC request records or non-HTML responses). A named input with only damaged records fails the run.
@@ -48,6 +48,19 @@ class FileStats:
     bytes_read: int = 0  # bytes of the file as stored read so far (for progress)
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
     warnings_by_reason: Counter[str] = field(default_factory=Counter)
+    ai_cue_docs: int = 0  # documents that passed the AI-entity gate
+    genre_docs: Counter[str] = field(default_factory=Counter)
+    trope_docs: Counter[str] = field(default_factory=Counter)
+    trope_passages: Counter[str] = field(default_factory=Counter)
+
+    def add_labels(self, labels: DocLabels) -> None:
+        """Count what classification found in one document."""
+        self.ai_cue_docs += bool(labels.ai_cue)
+        if labels.genre is not None:
+            self.genre_docs[labels.genre] += 1
+        tropes = Counter(hit.trope for hit in labels.hits)
+        self.trope_passages.update(tropes)
+        self.trope_docs.update(tropes.keys())
 
     def add(self, doc: Document) -> None:
         self.records_total += 1
@@ -86,6 +99,15 @@ class FileStats:
             "warnings_by_reason": dict(sorted(self.warnings_by_reason.items())),
             "chars": self.chars,
             "passages": self.passages,
+            **self._classified(),
+        }
+
+    def _classified(self) -> dict[str, Any]:
+        return {
+            "ai_cue_docs": self.ai_cue_docs,
+            "docs_by_genre": dict(sorted(self.genre_docs.items())),
+            "docs_by_trope": dict(sorted(self.trope_docs.items())),
+            "passages_by_trope": dict(sorted(self.trope_passages.items())),
         }
 
 
@@ -93,10 +115,16 @@ def totals(files: list[FileStats]) -> dict[str, Any]:
     skipped: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     status: Counter[str] = Counter()
+    genre: Counter[str] = Counter()
+    trope_docs: Counter[str] = Counter()
+    trope_passages: Counter[str] = Counter()
     for f in files:
         skipped.update(f.skipped_by_reason)
         warnings.update(f.warnings_by_reason)
         status[f.status] += 1
+        genre.update(f.genre_docs)
+        trope_docs.update(f.trope_docs)
+        trope_passages.update(f.trope_passages)
     return {
         "files": len(files),
         "files_by_status": dict(sorted(status.items())),
@@ -107,4 +135,8 @@ def totals(files: list[FileStats]) -> dict[str, Any]:
         "warnings_by_reason": dict(sorted(warnings.items())),
         "chars": sum(f.chars for f in files),
         "passages": sum(f.passages for f in files),
+        "ai_cue_docs": sum(f.ai_cue_docs for f in files),
+        "docs_by_genre": dict(sorted(genre.items())),
+        "docs_by_trope": dict(sorted(trope_docs.items())),
+        "passages_by_trope": dict(sorted(trope_passages.items())),
     }

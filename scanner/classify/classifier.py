@@ -12,7 +12,7 @@ from typing import Any
 
 from scanner.classify.cues import ENTITY, CueMatcher
 from scanner.classify.genre import fiction_probability
-from scanner.classify.nlp import LazyPipeline
+from scanner.classify.nlp import LazyPipeline, resolve_pipeline_name
 from scanner.classify.rules import RuleStage, TropeEvidence
 from scanner.data import DocLabels, Document, Hit
 from scanner.taxonomy.load import load_taxonomy, taxonomy_hash
@@ -59,6 +59,8 @@ class Classifier:
             "taxonomy": self.taxonomy.name,
             "taxonomy_version": self.taxonomy.version,
             "taxonomy_sha256": taxonomy_hash(self.taxonomy),
+            "tropes": {t.id: {"polarity": t.polarity, "threshold": t.threshold} for t in self.taxonomy.tropes},
+            "spacy_pipeline": resolve_pipeline_name(self.nlp.requested),
             "cue_engine": self.matcher.engine,
             "stages": ["rules"],
         }

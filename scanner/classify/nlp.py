@@ -40,7 +40,7 @@ class LazyPipeline:
     """Loads the spaCy pipeline on the first call to :meth:`parse`."""
 
     def __init__(self, name: str | None = None) -> None:
-        self._requested = name
+        self.requested = name
         self._nlp: Any = None
         self.name: str | None = None
 
@@ -48,7 +48,7 @@ class LazyPipeline:
         if self._nlp is None:
             import spacy
 
-            name = resolve_pipeline_name(self._requested)
+            name = resolve_pipeline_name(self.requested)
             if name not in _LOADED:
                 try:
                     _LOADED[name] = spacy.load(name, disable=list(_DISABLE))

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from scanner.config import FORMATS, ReaderConfig, ScanConfig, SegmentConfig
+from scanner.config import FORMATS, ClassifyConfig, ReaderConfig, ScanConfig, SegmentConfig
 from scanner.errors import ConfigError
 
 SAMPLE_DIR = Path("corpora") / "sample"
@@ -43,6 +43,11 @@ def scan_command(
         200, "--min-chars", help="Shorter leftover pieces join a neighbour; windows never cut closer than this."
     ),
     max_chars: int = typer.Option(1000, "--max-chars", help="Longest passage; paragraphs are packed up to this."),
+    taxonomy: Path = typer.Option(
+        None, "--taxonomy", "-t", help="Taxonomy YAML (default: taxonomies/ai_self_preservation.yaml)."
+    ),
+    spacy_model: str = typer.Option(None, "--spacy-model", help="spaCy pipeline name or path for the rule stage."),
+    no_classify: bool = typer.Option(False, "--no-classify", help="Read, segment and write only: no labels."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
     """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
@@ -70,11 +75,20 @@ def scan_command(
                 }
             ),
             segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
+            classify=ClassifyConfig(
+                enabled=not no_classify,
+                taxonomy=str(taxonomy) if taxonomy is not None else None,
+                spacy_model=spacy_model,
+            ),
         )
     except (ConfigError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    result = _run(config, console, quiet=quiet)
+    try:
+        result = _run(config, console, quiet=quiet)
+    except ConfigError as exc:  # e.g. an invalid taxonomy: refused before any input is read
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     raise typer.Exit(result)
 
 

@@ -28,7 +28,7 @@ def validate_command(
     if taxonomy is None:
         err.print(f"[red]{file}: {len(problems)} problem(s)[/]", highlight=False)
         for problem in problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     n_ex = sum(len(t.exemplars.positive) + len(t.exemplars.negative) for t in taxonomy.tropes)
     out.print(

@@ -60,4 +60,36 @@ def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) ->
             f"{len(manifest['ignored_files'])} files in the input directories were not input files "
             "(listed under ignored_files in the manifest)"
         )
+    _render_tropes(console, manifest)
     console.print(f"Results in [bold]{out}[/] (docs/, hits/, manifest.json)")
+
+
+def _render_tropes(console: Console, manifest: dict[str, Any]) -> None:
+    classifier = manifest.get("classifier")
+    if not classifier:
+        console.print("classification was off (--no-classify): no labels")
+        return
+    counts = manifest["counts"]
+    read = counts["records_read"]
+    table = Table(title=f"Tropes (stage: {', '.join(classifier['stages'])}; taxonomy {classifier['taxonomy']})")
+    table.add_column("trope")
+    table.add_column("polarity")
+    table.add_column("docs", justify="right")
+    table.add_column("per 1k docs", justify="right")
+    table.add_column("passages", justify="right")
+    for trope, info in classifier["tropes"].items():
+        docs = counts["docs_by_trope"].get(trope, 0)
+        table.add_row(
+            trope,
+            info["polarity"],
+            f"{docs:,}",
+            f"{1000 * docs / read:.1f}" if read else "-",
+            f"{counts['passages_by_trope'].get(trope, 0):,}",
+        )
+    console.print(table)
+    genres = ", ".join(f"{n:,} {g}" for g, n in counts["docs_by_genre"].items())
+    console.print(
+        f"{counts['ai_cue_docs']:,} of {read:,} documents mention an AI (the gate); genre: {genres or '-'}",
+        markup=False,
+        highlight=False,
+    )
