@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.classify.cues import ENTITY, CueMatcher
+from scanner.classify.cues import ENTITY, CueMatcher, fold
 from scanner.classify.genre import fiction_probability
 from scanner.classify.nlp import LazyPipeline, resolve_pipeline_name
 from scanner.classify.rules import RuleStage, TropeEvidence
@@ -76,11 +76,12 @@ class Classifier:
         if not doc.passages or not self.matcher.gate(doc.text):
             labels.ai_cue = False
             return Classified(labels)
-        cues = self.matcher.find(doc.text)
+        folded = fold(doc.text)  # same length as the text: rules match on it, offsets point into the text
+        cues = self.matcher.find(doc.text, folded)
         labels.ai_cue = any(ENTITY in c.classes for c in cues)  # the gate is a superset test
         if not labels.ai_cue:
             return Classified(labels)
-        evidence = self.rules.run(doc.text, doc.passages, cues, p_fiction=p_fiction)
+        evidence = self.rules.run(doc.text, folded, doc.passages, cues, p_fiction=p_fiction)
         labels.hits = [
             Hit(
                 doc_id=doc.doc_id,

@@ -20,9 +20,6 @@ from scanner.taxonomy.schema import Taxonomy
 
 ENTITY = "__entity__"
 
-# Same-length folding of typographic quotes and dashes, so that "didn’t" meets a cue written "didn't".
-_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
-
 
 @dataclass(frozen=True, slots=True)
 class CueHit:
@@ -43,16 +40,30 @@ class _Entry:
     exact: str | None  # the case-sensitive spelling to verify, if any
 
 
+_FOLDS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "-"), ("\u2014", "-"))
+_SPACES = ("\n", "\r", "\t", "\f", "\v")
+
+
 def fold(text: str) -> str:
-    """Lowercase with quotes/dashes folded; always the same length as ``text`` so offsets carry over."""
-    low = text.lower().translate(_FOLD)
-    if len(low) != len(text):  # e.g. 'İ'.lower() is two code points: fold char by char instead
-        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text).translate(_FOLD)
+    """Lowercase, typographic quotes and dashes folded to ASCII, line breaks and tabs to spaces (so that a phrase
+    broken across hard-wrapped lines still matches); always the same length as ``text`` so offsets carry over.
+    (``str.replace`` per character present: ``str.translate`` with a dict is far slower on long texts.)"""
+    low = text.lower()
+    if len(low) != len(text):  # e.g. 'İ'.lower() is two code points: lower char by char instead
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    if not low.isascii():
+        for old, new in _FOLDS:
+            if old in low:
+                low = low.replace(old, new)
+    for old in _SPACES:
+        if old in low:
+            low = low.replace(old, " ")
     return low
 
 
 def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+    # ASCII word characters only, as hyperscan's \b: "AI" next to CJK text or an accented letter still counts.
+    return ch.isascii() and (ch.isalnum() or ch == "_")
 
 
 class CueMatcher:
@@ -60,19 +71,23 @@ class CueMatcher:
 
     def __init__(self, entries: list[_Entry], *, use_hyperscan: bool = True) -> None:
         self._automaton: Any = ahocorasick.Automaton()
-        merged: dict[str, _Entry] = {}
+        # One automaton key per lowercase string; under it, one variant per (prefix?, exact case) with the union
+        # of its classes, so that "warn" (exact) in one trope and "warn*" (prefix) in another stay distinct.
+        variants: dict[str, dict[tuple[bool, str | None], tuple[str, ...]]] = {}
         for entry in entries:
             key = entry.cue.rstrip("*")
-            if key in merged:
-                old = merged[key]
-                classes = tuple(dict.fromkeys(old.classes + entry.classes))
-                merged[key] = _Entry(key, classes, old.prefix or entry.prefix, old.exact or entry.exact)
-            else:
-                merged[key] = _Entry(entry.cue.rstrip("*"), entry.classes, entry.prefix, entry.exact)
-        for key, entry in merged.items():
-            self._automaton.add_word(key, entry)
+            slot = variants.setdefault(key, {})
+            old = slot.get((entry.prefix, entry.exact), ())
+            slot[(entry.prefix, entry.exact)] = tuple(dict.fromkeys(old + entry.classes))
+        merged: list[_Entry] = []
+        for key, slot in variants.items():
+            group = tuple(
+                _Entry(key, classes, prefix, exact) for (prefix, exact), classes in sorted(slot.items(), key=str)
+            )
+            self._automaton.add_word(key, group)
+            merged.extend(group)
         self._automaton.make_automaton()
-        entity = [e for e in merged.values() if ENTITY in e.classes]
+        entity = [e for e in merged if ENTITY in e.classes]
         self._gate = _HyperscanGate.build(entity) if use_hyperscan else None
 
     @classmethod
@@ -97,29 +112,30 @@ class CueMatcher:
             return self._gate.any_match(text)
         return any(ENTITY in hit.classes for hit in self._iter(text, fold(text)))
 
-    def find(self, text: str) -> list[CueHit]:
-        """Every cue occurrence in ``text``, sorted by position."""
-        return list(self._iter(text, fold(text)))
+    def find(self, text: str, folded: str | None = None) -> list[CueHit]:
+        """Every cue occurrence in ``text``, sorted by position (``folded``: ``fold(text)`` if already made)."""
+        return sorted(self._iter(text, folded if folded is not None else fold(text)), key=lambda h: (h.start, h.end))
 
     def _iter(self, text: str, low: str) -> Any:
         n = len(low)
-        for last, entry in self._automaton.iter(low):
+        for last, group in self._automaton.iter(low):
             end = last + 1
-            start = end - len(entry.cue)
+            start = end - len(group[0].cue)
             if start > 0 and _is_word(low[start - 1]) and _is_word(low[start]):
                 continue
-            if end < n and _is_word(low[end]) and _is_word(low[end - 1]):
-                if not entry.prefix:
+            inside_word = end < n and _is_word(low[end]) and _is_word(low[end - 1])
+            for entry in group:
+                if inside_word and not entry.prefix:
                     continue
-                while end < n and _is_word(low[end]):
-                    end += 1
-            if entry.exact is not None and not text.startswith(entry.exact, start):
-                if entry.classes == (ENTITY,):
-                    continue
-                classes = tuple(c for c in entry.classes if c != ENTITY)
-                yield CueHit(start, end, entry.cue, classes)
-                continue
-            yield CueHit(start, end, entry.cue, entry.classes)
+                stop = end
+                if entry.prefix:
+                    while stop < n and _is_word(low[stop]):
+                        stop += 1
+                classes = entry.classes
+                if entry.exact is not None and not text.startswith(entry.exact, start):
+                    classes = tuple(c for c in classes if c != ENTITY)  # wrong case: not an AI cue
+                if classes:
+                    yield CueHit(start, stop, entry.cue, classes)
 
 
 class _HyperscanGate:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 
 from scanner.classify import genre_weights
 
-SAMPLE_CHARS = 6000
-_WORD = re.compile(r"[^\W\d_]+|\d[\d.,]*", re.UNICODE)
+SAMPLE_CHARS = 2000
+_WORD = re.compile(r"\w+")
+_DIGITS = re.compile(r"(?<![\w.,])\d")  # a number's first digit
 _QUOTES = re.compile('["\u201c\u201d]')
 
 _SETS: dict[str, frozenset[str]] = {
@@ -166,7 +168,8 @@ FEATURES: tuple[str, ...] = ("quotes", "digits", "word_length", *_SETS)
 
 
 def sample(text: str) -> str:
-    """The text itself when short; else three windows (at 10%, 45% and 80%) so books skip their front matter."""
+    """The text itself when short; else three windows (at 10%, 45% and 80%): books skip their front matter, and
+    the cost per document stays bounded (genre is computed for every document of a scan)."""
     if len(text) <= 3 * SAMPLE_CHARS:
         return text
     return " ".join(text[int(len(text) * f) : int(len(text) * f) + SAMPLE_CHARS] for f in (0.10, 0.45, 0.80))
@@ -174,22 +177,16 @@ def sample(text: str) -> str:
 
 def features(text: str) -> dict[str, float]:
     """Per-100-word rates of each feature (log-scaled) and the mean word length, over :func:`sample` of the text."""
-    text = sample(text)
-    words = [w.lower() for w in _WORD.findall(text)]
+    text = sample(text).lower()
+    words = _WORD.findall(text)
     n = max(len(words), 1)
-    counts = dict.fromkeys(_SETS, 0)
-    digits = 0
-    for w in words:
-        if w[0].isdigit():
-            digits += 1
-            continue
-        for name, vocab in _SETS.items():
-            if w in vocab:
-                counts[name] += 1
-    out = {"quotes": len(_QUOTES.findall(text)), "digits": digits, **counts}
+    counts = Counter(words)  # counting in C; then ~200 dictionary lookups
+    out = {name: sum(counts.get(w, 0) for w in vocab) for name, vocab in _SETS.items()}
+    out["quotes"] = len(_QUOTES.findall(text))
+    out["digits"] = len(_DIGITS.findall(text))
     rates = {k: math.log1p(100.0 * v / n) for k, v in out.items()}
     # mean word length, centred: long words mark technical and news prose
-    rates["word_length"] = (sum(len(w) for w in words) / n - 4.5) if words else 0.0
+    rates["word_length"] = (sum(map(len, words)) / n - 4.5) if words else 0.0
     return rates
 
 

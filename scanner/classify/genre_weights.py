@@ -1,24 +1,24 @@
 """Genre model weights: written by tools/fit_genre.py (do not edit by hand).
 
-Fit on 604 exemplars of taxonomy ai_self_preservation v1.0 (sha256 3370a1ee7f91): 226 fiction, 378 non-fiction;
-training accuracy 0.805. L2 = 1.0. BOOK_PRIOR is set, not fitted.
+Fit on 604 exemplars of taxonomy ai_self_preservation v1.0 (sha256 3ad7d6e4ebcb): 226 fiction, 378 non-fiction;
+training accuracy 0.806. L2 = 1.0. BOOK_PRIOR is set, not fitted.
 """
 
-BIAS = 0.4967
+BIAS = 0.4994
 BOOK_PRIOR = 1.5
 WEIGHTS: dict[str, float] = {
-    "quotes": 0.3703,
-    "digits": -0.3375,
-    "word_length": -1.7914,
-    "speech": 0.2260,
-    "third": 0.3332,
-    "past": 0.1832,
-    "first": 0.0712,
-    "we": -0.1033,
-    "second": 0.1211,
-    "present": -1.2130,
-    "nonfiction": -0.4080,
-    "meta": -1.2642,
-    "academic": -0.5828,
-    "fiction": 0.5696,
+    "quotes": 0.3663,
+    "digits": -0.3507,
+    "word_length": -1.7960,
+    "speech": 0.2240,
+    "third": 0.3334,
+    "past": 0.1808,
+    "first": 0.0699,
+    "we": -0.1041,
+    "second": 0.1235,
+    "present": -1.2146,
+    "nonfiction": -0.4144,
+    "meta": -1.2606,
+    "academic": -0.5767,
+    "fiction": 0.5693,
 }

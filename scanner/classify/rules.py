@@ -2,7 +2,7 @@
 
 For each passage that holds an AI-entity cue, a sentence is a *candidate* for a trope when it holds one of the
 trope's lexicon cues and an AI-entity cue lies in it or in the two sentences before it (pronouns refer back).
-Only candidate sentences are parsed. Patterns:
+Patterns (a sentence is parsed only when a pattern's cheap surface test passes in it, once per document):
 
 - ``regex``: searched in the candidate sentence. The verb it matches must not be negated ("did not resist"), and
   with ``subject: ai`` the verb's acting subject must be AI-like: an AI cue, an agent noun of the taxonomy, a
@@ -100,7 +100,9 @@ class RuleStage:
             if p.kind == "regex" and p.regex
         }
         self._agents = frozenset(a.lower() for a in taxonomy.entities.agents)
-        self._needs_parse = {t.id: any(p.kind != "cooccur" for p in t.patterns) for t in taxonomy.tropes}
+        dependency = [(t.id, p) for t in taxonomy.tropes for p in t.patterns if p.kind == "dependency"]
+        self._verb_forms = {(tid, p.id): _Forms(p.verbs) for tid, p in dependency}
+        self._object_forms = {(tid, p.id): _Forms(p.objects) if p.objects else None for tid, p in dependency}
         self._passage_level = {t.id for t in taxonomy.tropes if any(p.kind == "cooccur" for p in t.patterns)}
         self._dependent = {t.id for t in taxonomy.tropes if any(p.with_tropes for p in t.patterns)}
         self._thresholds = {t.id: t.threshold for t in taxonomy.tropes}
@@ -108,14 +110,19 @@ class RuleStage:
             (t.id, p.id): frozenset(c.rstrip("*") for c in p.cues) for t in taxonomy.tropes for p in t.patterns
         }
 
-    def run(self, text: str, passages: list[Passage], cues: list[CueHit], *, p_fiction: float) -> list[TropeEvidence]:
-        """Evidence for every (passage, trope) with a candidate sentence, in passage then taxonomy order."""
+    def run(
+        self, text: str, folded: str, passages: list[Passage], cues: list[CueHit], *, p_fiction: float
+    ) -> list[TropeEvidence]:
+        """Evidence for every (passage, trope) with a candidate sentence, in passage then taxonomy order.
+
+        ``folded`` is :func:`scanner.classify.cues.fold` of the text (same length): regexes and surface tests run
+        on it, so typographic apostrophes and line breaks inside a phrase do not hide a match; spaCy parses the
+        original text."""
         starts = [c.start for c in cues]
         candidates = [
             c for p in passages for c in self._candidates(text, p, cues_between(cues, starts, p.start, p.end))
         ]
-        to_parse = sorted({s for c in candidates if self._needs_parse[c.trope] for s in c.sentences})
-        parsed = dict(zip(to_parse, self.nlp.parse_many([text[s:e] for s, e in to_parse]), strict=True))
+        parsed = _Parses(self.nlp, text, folded)
         out = [self._evaluate(text, cand, cues, starts, parsed, p_fiction, None) for cand in candidates]
         if self._dependent:
             # Second pass: patterns that fire only beside another trope's label in the same passage.
@@ -163,7 +170,7 @@ class RuleStage:
         cand: _Candidate,
         cues: list[CueHit],
         starts: list[int],
-        parsed: dict[tuple[int, int], Any],
+        parsed: _Parses,
         p_fiction: float,
         labelled: set[str] | None,
     ) -> TropeEvidence:
@@ -206,70 +213,95 @@ class RuleStage:
         trope_cues: list[CueHit],
         cues: list[CueHit],
         starts: list[int],
-        parsed: dict[tuple[int, int], Any],
+        parsed: _Parses,
     ) -> Iterable[RuleMatch]:
         if pattern.kind == "cooccur":
             only = self._cue_sets[(cand.trope, pattern.id)]
-            counted = [c for c in trope_cues if not only or c.cue in only]
+            counted = _disjoint([c for c in trope_cues if not only or c.cue in only])
             if counted and len({c.cue for c in counted}) >= pattern.min_cues:
                 yield RuleMatch(pattern.id, pattern.weight, counted[0].start, counted[-1].end)
             return
         for s, e in cand.sentences:
-            doc = parsed.get((s, e))
-            if doc is None:
-                continue
-            sent_cues = cues_between(cues, starts, s, e)
             if pattern.kind == "regex":
-                yield from self._fire_regex(text, s, e, doc, pattern, cand.trope, sent_cues)
+                yield from self._fire_regex(text, s, e, parsed, pattern, cand.trope, cues, starts)
             else:
-                yield from self._fire_dependency(s, doc, pattern, sent_cues)
+                yield from self._fire_dependency(text, s, e, parsed, pattern, cand.trope, cues, starts)
 
     def _fire_regex(
-        self, text: str, s: int, e: int, doc: Any, pattern: Pattern, trope: str, sent_cues: list[CueHit]
+        self,
+        text: str,
+        s: int,
+        e: int,
+        parsed: _Parses,
+        pattern: Pattern,
+        trope: str,
+        cues: list[CueHit],
+        starts: list[int],
     ) -> Iterable[RuleMatch]:
-        for m in self._regex[(trope, pattern.id)].finditer(text, s, e):
-            anchor = _anchor(doc, m.start() - s, m.end() - s)
+        needs_parse = pattern.negatable or pattern.subject == "ai"
+        for m in self._regex[(trope, pattern.id)].finditer(parsed.folded, s, e):
+            if not needs_parse:
+                yield RuleMatch(pattern.id, pattern.weight, m.start(), m.end())
+                continue
+            ws, we = _window(parsed.folded, s, e, m.start(), m.end())
+            doc = parsed.get(ws, we)
+            anchor = _anchor(doc, m.start() - ws, m.end() - ws)
             if anchor is None:
                 continue
             if pattern.negatable and _negated(anchor):
                 continue
             weight, subject = pattern.weight, None
             if pattern.subject == "ai":
-                verdict, subject = self._ai_subject(anchor, s, sent_cues)
+                verdict, subject = self._ai_subject(anchor, ws, cues_between(cues, starts, ws, we))
                 if verdict is False:
                     continue
                 if verdict is None:
                     weight *= NO_SUBJECT_FACTOR
             yield RuleMatch(pattern.id, weight, m.start(), m.end(), subject)
 
-    def _fire_dependency(self, s: int, doc: Any, pattern: Pattern, sent_cues: list[CueHit]) -> Iterable[RuleMatch]:
-        verbs = {v.lower() for v in pattern.verbs}
-        objects = {o.lower() for o in pattern.objects}
-        for tok in doc:
-            if tok.pos_ not in ("VERB", "AUX") or tok.lemma_.lower() not in verbs:
+    def _fire_dependency(
+        self,
+        text: str,
+        s: int,
+        e: int,
+        parsed: _Parses,
+        pattern: Pattern,
+        trope: str,
+        cues: list[CueHit],
+        starts: list[int],
+    ) -> Iterable[RuleMatch]:
+        verbs, objects = self._verb_forms[(trope, pattern.id)], self._object_forms[(trope, pattern.id)]
+        seen: set[tuple[int, int]] = set()
+        for vm in verbs.search_iter(parsed.folded, s, e):
+            ws, we = _window(parsed.folded, s, e, vm.start(), vm.end())
+            if (ws, we) in seen:
                 continue
-            if pattern.negatable and _negated(tok):
-                continue
-            obj_tok = None
-            if objects:
-                obj_tok = next(
-                    (d for d in tok.subtree if d.i != tok.i and (d.lemma_.lower() in objects or d.lower_ in objects)),
-                    None,
-                )
-                if obj_tok is None:
+            seen.add((ws, we))
+            if objects is not None and not any(True for _ in objects.search_iter(parsed.folded, ws, we)):
+                continue  # no object in sight: not worth a parse
+            doc = parsed.get(ws, we)
+            for tok in doc:
+                if not _is_verb(tok) or not verbs.matches(tok.lower_):
                     continue
-            weight, subject, subj_tok = pattern.weight, None, None
-            if pattern.subject == "ai":
-                verdict, subject = self._ai_subject(tok, s, sent_cues)
-                if verdict is False:
+                if pattern.negatable and _negated(tok):
                     continue
-                if verdict is None:
-                    weight *= NO_SUBJECT_FACTOR
-                subj_tok = _subject_of(tok)[0]
-            toks = [t for t in (tok, obj_tok, subj_tok) if t is not None]
-            start = min(t.idx for t in toks)
-            end = max(t.idx + len(t.text) for t in toks)
-            yield RuleMatch(pattern.id, weight, s + start, s + end, subject)
+                obj_tok = None
+                if objects is not None:
+                    obj_tok = next((d for d in tok.subtree if d.i != tok.i and objects.matches(d.lower_)), None)
+                    if obj_tok is None:
+                        continue
+                weight, subject, subj_tok = pattern.weight, None, None
+                if pattern.subject == "ai":
+                    verdict, subject = self._ai_subject(tok, ws, cues_between(cues, starts, ws, we))
+                    if verdict is False:
+                        continue
+                    if verdict is None:
+                        weight *= NO_SUBJECT_FACTOR
+                    subj_tok = _subject_of(tok)[0]
+                toks = [t for t in (tok, obj_tok, subj_tok) if t is not None]
+                lo = min(t.idx for t in toks)
+                hi = max(t.idx + len(t.text) for t in toks)
+                yield RuleMatch(pattern.id, weight, ws + lo, ws + hi, subject)
 
     def _ai_subject(self, anchor: Any, s: int, sent_cues: list[CueHit]) -> tuple[bool | None, str | None]:
         """Whether the acting subject of ``anchor``'s clause is AI-like: True, False, or None (no subject)."""
@@ -281,15 +313,94 @@ class RuleStage:
         # The subject's head and what precedes it ("the ship's computer"), not its relative clauses or
         # post-modifiers ("an attack that tricked an email assistant" is not an AI subject).
         lo, hi = s + subj.left_edge.idx, s + subj.idx + len(subj.text)
-        words = {t.lower_ for t in subj.subtree if t.i <= subj.i} | {subj.lemma_.lower()}
+        words = {t.lower_ for t in subj.subtree if t.i <= subj.i}
         if (
             any(ENTITY in c.classes and c.start < hi and c.end > lo for c in sent_cues)
             or subj.lower_ in _PRONOUNS
-            or subj.pos_ == "PROPN"
+            or subj.tag_ in ("NNP", "NNPS")
             or words & self._agents
         ):
             return True, subj.text
         return False, subj.text
+
+
+class _Parses:
+    """spaCy parses of one document's sentences, made on first request."""
+
+    def __init__(self, nlp: LazyPipeline, text: str, folded: str) -> None:
+        self._nlp = nlp
+        self._text = text
+        self.folded = folded
+        self._docs: dict[tuple[int, int], Any] = {}
+
+    def get(self, s: int, e: int) -> Any:
+        doc = self._docs.get((s, e))
+        if doc is None:
+            doc = self._docs[(s, e)] = self._nlp.parse(self._text[s:e])
+        return doc
+
+
+# Past forms that do not start with the lemma's stem, for the surface test of dependency patterns.
+_IRREGULAR: dict[str, tuple[str, ...]] = {
+    "fight": ("fought",),
+    "shoot": ("shot",),
+    "slay": ("slew", "slain"),
+    "make": ("made",),
+    "take": ("took", "taken"),
+    "hide": ("hid", "hidden"),
+    "seek": ("sought",),
+    "overthrow": ("overthrew", "overthrown"),
+    "hold": ("held",),
+    "send": ("sent",),
+    "lie": ("lying", "lay", "lain"),
+    "leave": ("left",),
+    "give": ("gave", "given"),
+    "bring": ("brought",),
+    "tear": ("tore", "torn"),
+    "beat": ("beaten",),
+    "break": ("broke", "broken"),
+    "buy": ("bought",),
+    "keep": ("kept",),
+    "rise": ("rose", "risen"),
+    "run": ("ran",),
+    "steal": ("stole", "stolen"),
+    "strike": ("struck",),
+    "tell": ("told",),
+    "throw": ("threw", "thrown"),
+}
+
+
+class _Forms:
+    """Surface forms of a list of lemmas: the stem (the lemma less a final 'e' or 'y' when longer than three
+    letters) as a word prefix, plus the irregular forms above. Spotting a verb this way decides what to parse
+    (``search_iter``) and which parsed tokens count (``matches``), without running spaCy's lemmatizer."""
+
+    def __init__(self, lemmas: list[str]) -> None:
+        forms: set[str] = set()
+        for lemma in lemmas:
+            v = lemma.lower()
+            forms.add(re.escape(v[:-1] if len(v) > 3 and v[-1] in "ey" else v) + r"\w*")
+            forms.update(re.escape(f) for f in _IRREGULAR.get(v, ()))
+        body = "|".join(sorted(forms))
+        self._search = re.compile(rf"\b(?:{body})\b", re.IGNORECASE)
+        self._full = re.compile(rf"(?:{body})")
+
+    def search_iter(self, text: str, s: int, e: int) -> Iterable[re.Match[str]]:
+        return self._search.finditer(text, s, e)
+
+    def matches(self, word: str) -> bool:
+        return self._full.fullmatch(word) is not None
+
+
+def _disjoint(cues: list[CueHit]) -> list[CueHit]:
+    """Cues that do not overlap, the longest first where they do ("safety researchers" is one cue, not both
+    "safety research*" and "safety researcher*")."""
+    kept: list[CueHit] = []
+    for cue in sorted(cues, key=lambda c: (c.start, -(c.end - c.start))):
+        if kept and cue.start < kept[-1].end:
+            continue
+        kept.append(cue)
+    return kept
 
 
 def _genre_factor(pattern: Pattern, p_fiction: float) -> float:
@@ -300,16 +411,43 @@ def _genre_factor(pattern: Pattern, p_fiction: float) -> float:
     return 1.0
 
 
+def _is_verb(tok: Any) -> bool:
+    # Penn tags from the tagger (the attribute ruler and lemmatizer are not run: see nlp.py)
+    return bool(tok.tag_.startswith("VB") or tok.tag_ == "MD")
+
+
 def _anchor(doc: Any, start: int, end: int) -> Any:
-    """The token a regex match hangs on: its first verb, else its first auxiliary, else its first token."""
+    """The token a regex match hangs on: its first main verb, else its first auxiliary, else its first token."""
     toks = [t for t in doc if t.idx < end and t.idx + len(t.text) > start]
     if not toks:
         return None
-    for pos in ("VERB", "AUX"):
-        for t in toks:
-            if t.pos_ == pos:
-                return t
+    for t in toks:
+        if _is_verb(t) and t.dep_ not in ("aux", "auxpass"):
+            return t
+    for t in toks:
+        if _is_verb(t):
+            return t
     return toks[0]
+
+
+MAX_PARSE_CHARS = 400
+
+
+def _window(text: str, s: int, e: int, ms: int, me: int) -> tuple[int, int]:
+    """The sentence ``[s, e)``, or, when it is longer than :data:`MAX_PARSE_CHARS` (web text often has no
+    punctuation), a window of about that size around the match ``[ms, me)``, cut at spaces: parsing costs grow
+    with length, and a rule's verb, subject and negation lie near its match."""
+    if e - s <= MAX_PARSE_CHARS:
+        return s, e
+    half = max(0, (MAX_PARSE_CHARS - (me - ms)) // 2)
+    lo, hi = max(s, ms - half), min(e, me + half)
+    if lo > s:
+        cut = text.find(" ", lo, ms)
+        lo = cut + 1 if cut != -1 else lo
+    if hi < e:
+        cut = text.rfind(" ", me, hi)
+        hi = cut if cut != -1 else hi
+    return lo, hi
 
 
 def _negated(tok: Any) -> bool:
@@ -335,8 +473,8 @@ def _subject_of(tok: Any) -> tuple[Any, bool]:
     """The acting subject of ``tok``'s clause and whether the clause is passive (climbing control verbs and
     conjunctions). In a passive clause the actor is the ``by``-agent, or unknown."""
     cur = tok
-    if cur.pos_ not in ("VERB", "AUX"):
-        while cur.head.i != cur.i and cur.pos_ not in ("VERB", "AUX"):
+    if not _is_verb(cur):
+        while cur.head.i != cur.i and not _is_verb(cur):
             cur = cur.head
     for _ in range(6):
         passive = any(c.dep_ in ("nsubjpass", "auxpass") for c in cur.children)

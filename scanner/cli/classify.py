@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from scanner.cli.console import make_console
 from scanner.errors import ConfigError
 
 
@@ -38,16 +38,19 @@ def classify_command(
     from scanner.classify.texts import classify_texts
     from scanner.taxonomy.load import load_taxonomy
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         classifier = Classifier(load_taxonomy(taxonomy), spacy_model=spacy_model)
         tmp = output.with_name(f".{output.name}.tmp")
         n = 0
-        with tmp.open("w", encoding="utf-8") as out:
-            for result in classify_texts(classifier, _read_items(input_file)):
-                out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-                n += 1
-        tmp.replace(output)
+        try:
+            with tmp.open("w", encoding="utf-8") as out:
+                for result in classify_texts(classifier, _read_items(input_file)):
+                    out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                    n += 1
+            tmp.replace(output)
+        finally:
+            tmp.unlink(missing_ok=True)  # only left when writing failed: no partial output
     except (ConfigError, OSError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from scanner.cli.console import make_console
 from scanner.errors import ConfigError
 
 
@@ -27,12 +27,12 @@ def eval_command(
     from scanner.report.evaluation import render_eval
     from scanner.taxonomy.load import load_taxonomy
 
-    console = Console()
+    console = make_console()
     try:
         classifier = Classifier(load_taxonomy(taxonomy), spacy_model=spacy_model)
         report, rows = run_eval(classifier, gold, refs_root=refs_root)
     except ConfigError as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
+        make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     render_eval(report, console)
     if json_out is not None:

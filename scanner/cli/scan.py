@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from scanner.cli.console import make_console
 from scanner.config import FORMATS, ClassifyConfig, ReaderConfig, ScanConfig, SegmentConfig
 from scanner.errors import ConfigError
 
@@ -51,7 +52,7 @@ def scan_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
     """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     logging.basicConfig(
         level=logging.WARNING,
         format="%(message)s",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from scanner.cli.console import make_console
 from scanner.errors import ConfigError
 from scanner.taxonomy.load import default_taxonomy_path, load_taxonomy, taxonomy_hash, validate_taxonomy_file
 
@@ -19,7 +19,7 @@ def validate_command(
     file: Path = typer.Argument(..., help="Taxonomy YAML file."),
 ) -> None:
     """Report every problem in a taxonomy at once, each with its YAML path and line. Exit status 1 if any."""
-    out, err = Console(), Console(stderr=True)
+    out, err = make_console(), make_console(stderr=True)
     try:
         taxonomy, problems = validate_taxonomy_file(file)
     except ConfigError as exc:
@@ -45,12 +45,12 @@ def show_command(
     file: Path = typer.Argument(None, help="Taxonomy YAML file (default: taxonomies/ai_self_preservation.yaml)."),
 ) -> None:
     """Print the taxonomy's tropes: polarity, definition, and how many cues, patterns and exemplars each has."""
-    console = Console()
+    console = make_console()
     try:
         path = file or default_taxonomy_path()
         taxonomy = load_taxonomy(path)
     except ConfigError as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
+        make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     table = Table(title=f"{taxonomy.name} v{taxonomy.version} ({path})")
     table.add_column("id", style="bold")
