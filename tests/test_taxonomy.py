@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -382,13 +383,17 @@ def test_cli_show_of_a_file_and_of_a_broken_file(runner: CliRunner, tmp_path: Pa
     assert "broken.yaml: invalid taxonomy (7 problem(s))" in _flat(res.output)
 
 
-def test_scan_with_a_broken_taxonomy_is_refused_before_reading(runner: CliRunner, tmp_path: Path) -> None:
-    bad = tmp_path / "broken.yaml"
-    bad.write_text(BROKEN, encoding="utf-8")
+def _scan_with_taxonomy(runner: CliRunner, tmp_path: Path, taxonomy: str, text: str) -> tuple[Any, Path]:
+    tax = tmp_path / "taxonomy.yaml"
+    tax.write_text(taxonomy, encoding="utf-8")
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"text": "The robot refused to be shut down."}) + "\n", encoding="utf-8")
+    src.write_text(json.dumps({"text": text}) + "\n", encoding="utf-8")
     out = tmp_path / "out"
-    res = runner.invoke(app, ["scan", str(src), "-o", str(out), "-t", str(bad), "-q"])
+    return runner.invoke(app, ["scan", str(src), "-o", str(out), "-t", str(tax), "-q"]), out
+
+
+def test_scan_with_a_broken_taxonomy_is_refused_before_reading(runner: CliRunner, tmp_path: Path) -> None:
+    res, out = _scan_with_taxonomy(runner, tmp_path, BROKEN, "The robot refused to be shut down.")
     assert res.exit_code == 2, res.output
     assert "invalid taxonomy (7 problem(s))" in _flat(res.output)
     assert not (out / "docs").exists()
@@ -396,12 +401,7 @@ def test_scan_with_a_broken_taxonomy_is_refused_before_reading(runner: CliRunner
 
 
 def test_scan_with_a_valid_custom_taxonomy_records_it(runner: CliRunner, tmp_path: Path) -> None:
-    tax = tmp_path / "tiny.yaml"
-    tax.write_text(VALID, encoding="utf-8")
-    src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"text": "Bread and butter."}) + "\n", encoding="utf-8")
-    out = tmp_path / "out"
-    res = runner.invoke(app, ["scan", str(src), "-o", str(out), "-t", str(tax), "-q"])
+    res, out = _scan_with_taxonomy(runner, tmp_path, VALID, "Bread and butter.")
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["classifier"]["taxonomy"] == "tiny"

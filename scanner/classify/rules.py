@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from scanner.classify.cues import ENTITY, CueHit, cues_between
 from scanner.classify.nlp import LazyPipeline
@@ -222,22 +222,14 @@ class RuleStage:
                 yield RuleMatch(pattern.id, pattern.weight, counted[0].start, counted[-1].end)
             return
         for s, e in cand.sentences:
+            sentence = _Sentence(s, e, parsed, cand.trope, cues, starts)
             if pattern.kind == "regex":
-                yield from self._fire_regex(text, s, e, parsed, pattern, cand.trope, cues, starts)
+                yield from self._fire_regex(sentence, pattern)
             else:
-                yield from self._fire_dependency(text, s, e, parsed, pattern, cand.trope, cues, starts)
+                yield from self._fire_dependency(sentence, pattern)
 
-    def _fire_regex(
-        self,
-        text: str,
-        s: int,
-        e: int,
-        parsed: _Parses,
-        pattern: Pattern,
-        trope: str,
-        cues: list[CueHit],
-        starts: list[int],
-    ) -> Iterable[RuleMatch]:
+    def _fire_regex(self, sentence: _Sentence, pattern: Pattern) -> Iterable[RuleMatch]:
+        s, e, parsed, trope, cues, starts = sentence
         needs_parse = pattern.negatable or pattern.subject == "ai"
         for m in self._regex[(trope, pattern.id)].finditer(parsed.folded, s, e):
             if not needs_parse:
@@ -259,17 +251,8 @@ class RuleStage:
                     weight *= NO_SUBJECT_FACTOR
             yield RuleMatch(pattern.id, weight, m.start(), m.end(), subject)
 
-    def _fire_dependency(
-        self,
-        text: str,
-        s: int,
-        e: int,
-        parsed: _Parses,
-        pattern: Pattern,
-        trope: str,
-        cues: list[CueHit],
-        starts: list[int],
-    ) -> Iterable[RuleMatch]:
+    def _fire_dependency(self, sentence: _Sentence, pattern: Pattern) -> Iterable[RuleMatch]:
+        s, e, parsed, trope, cues, starts = sentence
         verbs, objects = self._verb_forms[(trope, pattern.id)], self._object_forms[(trope, pattern.id)]
         seen: set[tuple[int, int]] = set()
         for vm in verbs.search_iter(parsed.folded, s, e):
@@ -322,6 +305,17 @@ class RuleStage:
         ):
             return True, subj.text
         return False, subj.text
+
+
+class _Sentence(NamedTuple):
+    """A candidate sentence ``[s, e)`` of a document, for one trope, with the document's parses and cues."""
+
+    s: int
+    e: int
+    parsed: _Parses
+    trope: str
+    cues: list[CueHit]
+    starts: list[int]
 
 
 class _Parses:
