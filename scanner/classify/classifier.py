@@ -7,10 +7,11 @@ its :class:`DocLabels`. The embedding stage (next) plugs in behind the same call
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.classify.cues import ENTITY, CueMatcher, fold
+from scanner.classify.cues import CueMatcher, fold
 from scanner.classify.genre import fiction_probability
 from scanner.classify.nlp import LazyPipeline, resolve_pipeline_name
 from scanner.classify.rules import RuleStage, TropeEvidence
@@ -77,10 +78,14 @@ class Classifier:
             labels.ai_cue = False
             return Classified(labels)
         folded = fold(doc.text)  # same length as the text: rules match on it, offsets point into the text
-        cues = self.matcher.find(doc.text, folded)
-        labels.ai_cue = any(ENTITY in c.classes for c in cues)  # the gate is a superset test
+        entities = self.matcher.find_entities(doc.text, folded)
+        labels.ai_cue = bool(entities)  # the gate is a superset test
         if not labels.ai_cue:
             return Classified(labels)
+        # Action cues matter only in passages that hold an entity cue (rules never look further).
+        starts = [c.start for c in entities]
+        regions = [(p.start, p.end) for p in doc.passages if bisect_left(starts, p.start) < bisect_left(starts, p.end)]
+        cues = sorted(entities + self.matcher.find_actions(doc.text, folded, regions), key=lambda c: (c.start, c.end))
         evidence = self.rules.run(doc.text, folded, doc.passages, cues, p_fiction=p_fiction)
         labels.hits = [
             Hit(
