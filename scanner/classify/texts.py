@@ -6,6 +6,7 @@ A text is segmented into passages exactly as a scanned document is, and gets a l
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -42,13 +43,15 @@ def classify_texts(
     items: Iterable[tuple[str, str]],
     *,
     segment_config: SegmentConfig | None = None,
-    is_book: bool = False,
+    is_book: bool | Iterable[bool] = False,
 ) -> Iterator[TextResult]:
-    """Classify ``(id, text)`` pairs, in order."""
+    """Classify ``(id, text)`` pairs, in order. ``is_book`` (one flag, or one per item) gives the genre model the
+    prior of a book, as a scan of a book file does."""
+    books = itertools.repeat(is_book) if isinstance(is_book, bool) else iter(is_book)
     seg = segment_config or SegmentConfig()
     ids = classifier.taxonomy.ids
     thresholds = {t.id: t.threshold for t in classifier.taxonomy.tropes}
-    for n, (text_id, text) in enumerate(items):
+    for n, ((text_id, text), book) in enumerate(zip(items, books, strict=False)):  # books may be endless
         doc = Document(
             doc_id=text_id,
             source_path="<classify>",
@@ -56,7 +59,7 @@ def classify_texts(
             byte_offset=None,
             shard="classify",
             dataset="classify",
-            format="text" if is_book else "jsonl",
+            format="text" if book else "jsonl",
             text=text,
         )
         doc.passages = segment(text, min_chars=seg.min_chars, max_chars=seg.max_chars)

@@ -21,7 +21,9 @@ def run_eval(
     items: list[GoldItem] = []
     for path in gold_files:
         items.extend(load_gold(path, known_labels=tropes, refs_root=refs_root))
-    results = list(classify_texts(classifier, ((it.id, it.text) for it in items)))
+    # Passages referenced in a book are classified with the book prior on genre, as a scan of the book would.
+    books = [bool(it.source and it.source.endswith(".txt")) for it in items]
+    results = list(classify_texts(classifier, ((it.id, it.text) for it in items), is_book=books))
     report = evaluate(
         tropes,
         [it.labels for it in items],
