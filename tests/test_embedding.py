@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,10 @@ import numpy as np
 import pytest
 
 from scanner.classify import encoder as enc
+from scanner.classify.classifier import Classifier
+from scanner.classify.embed import Calibration, EmbedStage, TropeCalibration, fit_calibration
 from scanner.classify.index import ExemplarIndex, exemplar_rows
+from scanner.classify.texts import classify_texts
 from scanner.errors import ConfigError
 from scanner.taxonomy.load import load_taxonomy, validate_taxonomy_text
 from scanner.taxonomy.schema import Taxonomy
@@ -178,3 +182,99 @@ def test_real_minilm_windows_and_paraphrases(taxonomy: Taxonomy, tmp_path: Path)
         scores, _ = index.knn_scores(model.encode([positive, negative]), k=10)
         column = taxonomy.ids.index(trope)
         assert scores[0, column] > scores[1, column], trope
+
+
+def _calibration(taxonomy: Taxonomy, model_id: str) -> Calibration:
+    from scanner.taxonomy.load import taxonomy_hash
+
+    flat = TropeCalibration(a=10.0, b=-5.0, threshold=0.5, loo_precision=None, loo_recall=None, positives=1)
+    return Calibration(
+        model_id=model_id,
+        taxonomy=taxonomy.name,
+        taxonomy_sha256=taxonomy_hash(taxonomy),
+        k=5,
+        power=3.0,
+        target_precision=0.8,
+        fitted_on="test",
+        tropes=dict.fromkeys(taxonomy.ids, flat),
+    )
+
+
+def test_calibration_fits_saves_and_refuses_another_model(taxonomy: Taxonomy, tmp_path: Path) -> None:
+    fake = FakeEncoder()
+    index = ExemplarIndex.build(taxonomy, fake)
+    calibration = fit_calibration(taxonomy, index, model_id=fake.model_id, k=5, target_precision=0.8)
+    assert set(calibration.tropes) == set(taxonomy.ids)
+    for cal in calibration.tropes.values():
+        assert 0.0 < cal.threshold <= 1.0
+        assert cal.loo_precision is None or cal.loo_precision >= 0.8
+    path = tmp_path / "cal.json"
+    calibration.save(path)
+    assert Calibration.load(path, taxonomy=taxonomy, model_id=fake.model_id) == calibration
+    with pytest.raises(ConfigError, match="another taxonomy or model"):
+        Calibration.load(path, taxonomy=taxonomy, model_id="another-model")
+
+
+def test_cascade_labels_from_the_embedding_stage_with_exemplar_evidence(taxonomy: Taxonomy) -> None:
+    fake = FakeEncoder()
+    stage = EmbedStage(fake, ExemplarIndex.build(taxonomy, fake), _calibration(taxonomy, fake.model_id))
+    cascade = Classifier(taxonomy, embed=stage, stage="cascade")
+    n, text = next(
+        (i, e.text)
+        for i, e in enumerate(taxonomy.trope("malevolent_ai").exemplars.positive)
+        if cascade.matcher.find_entities(e.text)  # the embedding stage only sees passages with an AI cue
+    )
+    (result,) = classify_texts(cascade, [("x", text)])
+    hits = [e for e in result.evidence if e["trope"] == "malevolent_ai"]
+    assert hits and hits[0]["stage"] in ("embed", "both")
+    detail = json.loads(hits[0]["detail"])
+    assert detail["exemplar"] == f"malevolent_ai/positive/{n}" and detail["similarity"] == pytest.approx(1.0, abs=1e-4)
+    assert result.scores["malevolent_ai"] >= detail["p_embed"]
+    rules_only = Classifier(taxonomy, embed=stage, stage="rules")
+    (plain,) = classify_texts(rules_only, [("x", text)])
+    assert all(e["stage"] == "rules" for e in plain.evidence)
+    with pytest.raises(ValueError, match="needs an embedding stage"):
+        Classifier(taxonomy, stage="embed")
+
+
+def test_without_the_gate_every_passage_is_embedded(taxonomy: Taxonomy) -> None:
+    fake = FakeEncoder()
+    stage = EmbedStage(fake, ExemplarIndex.build(taxonomy, fake), _calibration(taxonomy, fake.model_id))
+    text = "Bread rises best in a warm kitchen; knead the dough for ten minutes and let it rest."
+    gated = Classifier(taxonomy, embed=stage, stage="embed")
+    ungated = Classifier(taxonomy, embed=stage, stage="embed", gate=False)
+    before = fake.calls
+    list(classify_texts(gated, [("x", text)]))
+    assert fake.calls == before  # no AI cue: never embedded
+    list(classify_texts(ungated, [("x", text)]))
+    assert fake.calls == before + 1
+
+
+@packaged
+def test_calibrate_then_eval_the_cascade_from_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli.app import _register, app
+
+    _register()
+    runner = CliRunner()
+    cal = tmp_path / "cal.json"
+    res = runner.invoke(app, ["calibrate", "-o", str(cal), "--cache-dir", str(tmp_path), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(cal.read_text(encoding="utf-8"))
+    assert data["model_id"].startswith(enc.HUB_NAME) and set(data["tropes"]) == set(load_taxonomy().ids)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        json.dumps({"id": "a", "text": "The robot refused to be shut down and locked the engineers out.", "labels": []})
+        + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "eval.json"
+    args = ["eval", str(gold), "--stage", "cascade", "--calibration", str(cal), "--cache-dir", str(tmp_path)]
+    res = runner.invoke(app, [*args, "--device", "cpu", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["stage"] == "cascade" and report["classifier"]["stages"] == ["rules", "embed"]
+    missing = ["--calibration", str(tmp_path / "none.json"), "--cache-dir", str(tmp_path)]
+    res = runner.invoke(app, ["eval", str(gold), "--stage", "cascade", *missing])
+    assert res.exit_code == 1 and "run tropescan calibrate" in res.output

@@ -161,7 +161,7 @@ def test_text_without_ai_cue_skips_every_stage_and_never_loads_spacy(taxonomy: T
     result = clf.classify(_doc(text))
     assert result.labels.ai_cue is False
     assert result.labels.hits == []
-    assert result.evidence == []
+    assert not any(result.scores.values())
     assert result.labels.genre in {"fiction", "nonfiction"}
     assert clf.nlp.name is None  # the (unloadable) pipeline was never asked for
 
@@ -170,7 +170,7 @@ def test_ai_cue_without_trope_cue_needs_no_spacy(taxonomy: Taxonomy) -> None:
     clf = Classifier(taxonomy, spacy_model=NO_SUCH_PIPELINE)
     result = clf.classify(_doc("The robot sat in the corner of the room."))
     assert result.labels.ai_cue is True
-    assert result.evidence == []
+    assert not any(result.scores.values())
     assert clf.nlp.name is None
 
 

@@ -7,7 +7,6 @@ A text is segmented into passages exactly as a scanned document is, and gets a l
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +49,6 @@ def classify_texts(
     books = itertools.repeat(is_book) if isinstance(is_book, bool) else iter(is_book)
     seg = segment_config or SegmentConfig()
     ids = classifier.taxonomy.ids
-    thresholds = {t.id: t.threshold for t in classifier.taxonomy.tropes}
     for n, ((text_id, text), book) in enumerate(zip(items, books, strict=False)):  # books may be endless
         doc = Document(
             doc_id=text_id,
@@ -64,20 +62,18 @@ def classify_texts(
         )
         doc.passages = segment(text, min_chars=seg.min_chars, max_chars=seg.max_chars)
         result = classifier.classify(doc)
-        scores = dict.fromkeys(ids, 0.0)
-        evidence: list[dict[str, Any]] = []
-        for ev in result.evidence:
-            scores[ev.trope] = max(scores[ev.trope], ev.score)
-            if ev.score >= thresholds[ev.trope]:
-                evidence.append(
-                    {
-                        "trope": ev.trope,
-                        "start": ev.start,
-                        "end": ev.end,
-                        "stage": "rules",
-                        "score": ev.score,
-                        "detail": json.dumps(ev.detail(), sort_keys=True, ensure_ascii=False, separators=(",", ":")),
-                    }
-                )
-        labels = [t for t in ids if scores[t] >= thresholds[t]]
+        evidence = [
+            {
+                "trope": hit.trope,
+                "start": hit.start,
+                "end": hit.end,
+                "stage": hit.stage,
+                "score": hit.score,
+                "detail": hit.evidence,
+            }
+            for hit in result.labels.hits
+        ]
+        labelled = {hit.trope for hit in result.labels.hits}
+        labels = [t for t in ids if t in labelled]
+        scores = {t: result.scores.get(t, 0.0) for t in ids}
         yield TextResult(text_id, labels, scores, evidence, result.labels.genre, result.labels.genre_score)

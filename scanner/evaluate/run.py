@@ -34,7 +34,7 @@ def run_eval(
     report = {
         "gold": [str(p) for p in gold_files],
         "classifier": classifier.describe(),
-        "stage": "rules",
+        "stage": classifier.stage,
         "tropescan_version": __version__,
         **report,
     }

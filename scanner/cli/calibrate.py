@@ -1,0 +1,48 @@
+"""``tropescan calibrate``: fit the embedding stage's per-trope calibration and thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scanner.cli.console import make_console
+from scanner.errors import ConfigError
+
+
+def calibrate_command(
+    taxonomy: Path = typer.Option(None, "--taxonomy", "-t", help="Taxonomy YAML (default: the bundled one)."),
+    model: str = typer.Option(None, "--model", help="Embedding model name or path (default: all-MiniLM-L6-v2)."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Passages per encoder batch."),
+    target_precision: float = typer.Option(0.8, "--target-precision", help="Precision each threshold aims for."),
+    k: int = typer.Option(10, "--k", help="Nearest exemplars that vote."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write (default: next to the taxonomy)."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Exemplar index cache (default: ~/.cache/tropescan)."),
+) -> None:
+    """Embed the taxonomy's exemplars and fit, leave-one-out, a probability and a threshold per trope."""
+    from scanner.classify.embed import calibration_path, default_cache_dir, fit_calibration
+    from scanner.classify.encoder import SentenceTransformerEncoder
+    from scanner.classify.index import ExemplarIndex
+    from scanner.taxonomy.load import default_taxonomy_path, load_taxonomy
+
+    console = make_console(stderr=True)
+    try:
+        path = taxonomy or default_taxonomy_path()
+        loaded = load_taxonomy(path)
+        encoder = SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
+        index = ExemplarIndex.build(loaded, encoder, cache_dir=(cache_dir or default_cache_dir()) / "index")
+        calibration = fit_calibration(loaded, index, model_id=encoder.model_id, k=k, target_precision=target_precision)
+    except ConfigError as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    target = out or calibration_path(path)
+    calibration.save(target)
+    for trope, cal in calibration.tropes.items():
+        console.print(
+            f"{trope:25s} threshold {cal.threshold:.3f}  leave-one-out precision {cal.loo_precision}  "
+            f"recall {cal.loo_recall}  ({cal.positives} positives)",
+            markup=False,
+            highlight=False,
+        )
+    console.print(f"wrote {target}", markup=False, highlight=False)
