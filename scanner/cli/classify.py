@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 
+from scanner.cli import options
 from scanner.cli.console import make_console
+from scanner.cli.options import build_classifier
 from scanner.errors import ConfigError
 
 
@@ -29,34 +31,26 @@ def _read_items(path: Path) -> Iterator[tuple[str, str]]:
 def classify_command(
     input_file: Path = typer.Argument(..., help='JSON Lines input: {"id": str, "text": str} per line.'),
     output: Path = typer.Option(..., "--output", "-o", help="JSON Lines output (one line per input line)."),
-    taxonomy: Path = typer.Option(None, "--taxonomy", "-t", help="Taxonomy YAML (default: the bundled one)."),
-    spacy_model: str = typer.Option(None, "--spacy-model", help="spaCy pipeline name or path."),
-    stage: str = typer.Option("rules", "--stage", help="rules, embed or cascade (embedding stage: experimental)."),
-    model: str = typer.Option(None, "--model", help="Embedding model name or path (default: all-MiniLM-L6-v2)."),
-    device: str = typer.Option("auto", "--device", help="Embedding device: cpu, cuda or auto."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Passages per encoder batch."),
-    no_gate: bool = typer.Option(False, "--no-gate", help="Embed every passage, not only those with an AI cue."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Exemplar index cache (default: ~/.cache/tropescan)."),
-    calibration: Path = typer.Option(None, "--calibration", help="Calibration JSON (default: next to the taxonomy)."),
+    taxonomy: Path = options.TAXONOMY,
+    spacy_model: str = options.SPACY_MODEL,
+    stage: str = options.STAGE,
+    model: str = options.MODEL,
+    device: str = options.DEVICE,
+    batch_size: int = options.BATCH_SIZE,
+    no_gate: bool = options.NO_GATE,
+    cache_dir: Path = options.CACHE_DIR,
+    calibration: Path = options.CALIBRATION,
 ) -> None:
     """Classify texts into {"id", "labels", "scores" (every trope), "evidence": [{"trope", "start", "end", "stage",
     "detail"}]}, one output line per input line, in order."""
     from scanner.classify.texts import classify_texts
-    from scanner.cli.options import build_classifier
 
     err = make_console(stderr=True)
     try:
-        classifier = build_classifier(
-            taxonomy=taxonomy,
-            spacy_model=spacy_model,
-            stage=stage,
-            model=model,
-            device=device,
-            batch_size=batch_size,
-            gate=not no_gate,
-            cache_dir=cache_dir,
-            calibration=calibration,
+        settings = options.ClassifierSettings(
+            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration
         )
+        classifier = build_classifier(settings)
         tmp = output.with_name(f".{output.name}.tmp")
         n = 0
         try:
