@@ -278,3 +278,16 @@ def test_calibrate_then_eval_the_cascade_from_the_command_line(tmp_path: Path) -
     missing = ["--calibration", str(tmp_path / "none.json"), "--cache-dir", str(tmp_path)]
     res = runner.invoke(app, ["eval", str(gold), "--stage", "cascade", *missing])
     assert res.exit_code == 1 and "run tropescan calibrate" in res.output
+
+
+@packaged
+def test_the_pipelined_gpu_path_gives_the_same_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The GPU path (producer threads, Rust tokenisation, length-sorted batches, pooling by hand) run on the CPU:
+    # it must equal sentence-transformers' own encode, in the input order.
+    monkeypatch.setattr(enc, "PRODUCER_THREADS", 3)
+    model = enc.SentenceTransformerEncoder(device="cpu", batch_size=2)
+    texts = ["The robot refused to be shut down.", "x " * 300, "A ship computer sealed the doors. " * 10, "ok", "a"]
+    plain = model.encode(texts)
+    piped = model._encode_pipelined(texts)
+    assert piped.shape == plain.shape
+    assert np.min((plain * piped).sum(axis=1)) > 0.9999
