@@ -54,6 +54,7 @@ class Calibration:
     target_precision: float
     fitted_on: str
     tropes: dict[str, TropeCalibration] = field(default_factory=dict)
+    train_sha256: str | None = None  # the --train file the index held, if any
     version: int = CALIBRATION_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class Calibration:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path, *, taxonomy: Taxonomy, model_id: str) -> Calibration:
+    def load(cls, path: Path, *, taxonomy: Taxonomy, model_id: str, train_sha256: str | None = None) -> Calibration:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             calibration = cls.from_json(data)
@@ -82,6 +83,11 @@ class Calibration:
             raise ConfigError(
                 f"{path}: made for another taxonomy or model ({calibration.taxonomy_sha256[:12]}, "
                 f"{calibration.model_id}); run tropescan calibrate"
+            )
+        if calibration.train_sha256 != train_sha256:
+            raise ConfigError(
+                f"{path}: fit with training file {calibration.train_sha256 or 'none'}, used with "
+                f"{train_sha256 or 'none'}; pass the same --train, or run tropescan calibrate"
             )
         return calibration
 
@@ -133,6 +139,7 @@ def fit_calibration(
     k: int = DEFAULT_K,
     power: float = DEFAULT_POWER,
     target_precision: float = DEFAULT_TARGET_PRECISION,
+    train_sha256: str | None = None,
 ) -> Calibration:
     """Leave-one-out kNN votes over the index's own rows, Platt scaling and a threshold per trope."""
     sims, ids = index.search(index.vectors, k + 1)
@@ -168,7 +175,19 @@ def fit_calibration(
         fitted_on=f"leave-one-out kNN votes over {len(index.rows)} indexed passages (taxonomy exemplars"
         f"{' + training file' if any(r.ref.startswith('train/') for r in index.rows) else ''})",
         tropes=tropes,
+        train_sha256=train_sha256,
     )
+
+
+def load_train(path: Path, taxonomy: Taxonomy) -> tuple[list[tuple[str, str, tuple[str, ...]]], str]:
+    """A labelled training file (gold format, written passages) and its sha256."""
+    import hashlib
+
+    from scanner.evaluate.gold import load_gold
+
+    items = load_gold(path, known_labels=taxonomy.ids)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return [(it.id, it.text, it.labels) for it in items], digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,13 +257,17 @@ def build_embed_stage(
     cache_dir: Path | None = None,
     calibration_file: Path | None = None,
     encoder: Encoder | None = None,
+    train_file: Path | None = None,
 ) -> EmbedStage:
-    """Encoder, exemplar index (cached) and the calibration stored next to the taxonomy (or ``calibration_file``)."""
+    """Encoder, exemplar index (cached; with the ``train_file`` passages when given) and the calibration stored
+    next to the taxonomy (or ``calibration_file``)."""
     from scanner.classify.encoder import SentenceTransformerEncoder
 
     path = calibration_file or calibration_path(taxonomy_file)
     if not path.is_file():  # checked first: building the index means loading the model
         raise ConfigError(f"{path}: no calibration for this taxonomy; run tropescan calibrate")
+    train, train_sha = load_train(train_file, taxonomy) if train_file is not None else (None, None)
     enc = encoder or SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
-    index = ExemplarIndex.build(taxonomy, enc, cache_dir=(cache_dir or default_cache_dir()) / "index")
-    return EmbedStage(enc, index, Calibration.load(path, taxonomy=taxonomy, model_id=enc.model_id))
+    calibration = Calibration.load(path, taxonomy=taxonomy, model_id=enc.model_id, train_sha256=train_sha)
+    index = ExemplarIndex.build(taxonomy, enc, cache_dir=(cache_dir or default_cache_dir()) / "index", train=train)
+    return EmbedStage(enc, index, calibration)

@@ -19,6 +19,7 @@ def calibrate_command(
     k: int = typer.Option(10, "--k", help="Nearest exemplars that vote."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write (default: next to the taxonomy)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Exemplar index cache (default: ~/.cache/tropescan)."),
+    train: Path = typer.Option(None, "--train", help="Labelled passages (gold JSONL) added to the exemplars."),
 ) -> None:
     """Embed the taxonomy's exemplars and fit, leave-one-out, a probability and a threshold per trope."""
     from scanner.classify.embed import calibration_path, default_cache_dir, fit_calibration

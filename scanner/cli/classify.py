@@ -40,6 +40,7 @@ def classify_command(
     no_gate: bool = options.NO_GATE,
     cache_dir: Path = options.CACHE_DIR,
     calibration: Path = options.CALIBRATION,
+    train: Path = options.TRAIN,
 ) -> None:
     """Classify texts into {"id", "labels", "scores" (every trope), "evidence": [{"trope", "start", "end", "stage",
     "detail"}]}, one output line per input line, in order."""
@@ -48,7 +49,7 @@ def classify_command(
     err = make_console(stderr=True)
     try:
         settings = options.ClassifierSettings(
-            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration
+            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration, train
         )
         classifier = build_classifier(settings)
         tmp = output.with_name(f".{output.name}.tmp")

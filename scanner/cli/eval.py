@@ -28,6 +28,7 @@ def eval_command(
     no_gate: bool = options.NO_GATE,
     cache_dir: Path = options.CACHE_DIR,
     calibration: Path = options.CALIBRATION,
+    train: Path = options.TRAIN,
     predictions: Path = typer.Option(None, "--predictions", help="Also write each item's prediction (JSONL)."),
 ) -> None:
     """Per-trope precision, recall, F1 (Wilson 95% CIs), micro/macro F1, any-trope detection, confusions, genre."""
@@ -37,7 +38,7 @@ def eval_command(
     console = make_console()
     try:
         settings = options.ClassifierSettings(
-            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration
+            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration, train
         )
         classifier = build_classifier(settings)
         report, rows = run_eval(classifier, gold, refs_root=refs_root)

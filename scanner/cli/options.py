@@ -24,6 +24,7 @@ BATCH_SIZE = typer.Option(64, "--batch-size", help="Passages per encoder batch."
 NO_GATE = typer.Option(False, "--no-gate", help="Embed every passage, not only those with an AI cue.")
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Exemplar index cache (default: ~/.cache/tropescan).")
 CALIBRATION = typer.Option(None, "--calibration", help="Calibration JSON (default: next to the taxonomy).")
+TRAIN = typer.Option(None, "--train", help="Labelled passages (gold JSONL) the calibration was fit with.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class ClassifierSettings:
     gate: bool
     cache_dir: Path | None
     calibration: Path | None
+    train: Path | None = None
 
 
 def build_classifier(settings: ClassifierSettings) -> Classifier:
@@ -62,5 +64,6 @@ def build_classifier(settings: ClassifierSettings) -> Classifier:
         batch_size=settings.batch_size,
         cache_dir=settings.cache_dir,
         calibration_file=settings.calibration,
+        train_file=settings.train,
     )
     return Classifier(loaded, spacy_model=spacy_model, embed=embed, stage=stage, gate=settings.gate)  # type: ignore[arg-type]
