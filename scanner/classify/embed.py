@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class Calibration:
     fitted_on: str
     tropes: dict[str, TropeCalibration] = field(default_factory=dict)
     train_sha256: str | None = None  # the --train file the index held, if any
+    train_file: str | None = None  # where it was, relative to the calibration file when below its folder's parent
     version: int = CALIBRATION_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -140,6 +142,7 @@ def fit_calibration(
     power: float = DEFAULT_POWER,
     target_precision: float = DEFAULT_TARGET_PRECISION,
     train_sha256: str | None = None,
+    train_file: str | None = None,
 ) -> Calibration:
     """Leave-one-out kNN votes over the index's own rows, Platt scaling and a threshold per trope."""
     sims, ids = index.search(index.vectors, k + 1)
@@ -176,6 +179,7 @@ def fit_calibration(
         f"{' + training file' if any(r.ref.startswith('train/') for r in index.rows) else ''})",
         tropes=tropes,
         train_sha256=train_sha256,
+        train_file=train_file,
     )
 
 
@@ -266,8 +270,24 @@ def build_embed_stage(
     path = calibration_file or calibration_path(taxonomy_file)
     if not path.is_file():  # checked first: building the index means loading the model
         raise ConfigError(f"{path}: no calibration for this taxonomy; run tropescan calibrate")
+    if train_file is None:  # the training file the calibration was fit with, if it is still where it was
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("train_file")
+        if recorded:
+            candidate = (path.parent / recorded).resolve()
+            if not candidate.is_file():
+                raise ConfigError(f"{path}: fit with the training file {candidate}, which is missing; pass --train")
+            train_file = candidate
     train, train_sha = load_train(train_file, taxonomy) if train_file is not None else (None, None)
     enc = encoder or SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
     calibration = Calibration.load(path, taxonomy=taxonomy, model_id=enc.model_id, train_sha256=train_sha)
     index = ExemplarIndex.build(taxonomy, enc, cache_dir=(cache_dir or default_cache_dir()) / "index", train=train)
     return EmbedStage(enc, index, calibration)
+
+
+def relative_train_path(train_file: Path, calibration_file: Path) -> str:
+    """How a calibration records its training file: relative to the calibration's folder (portable across
+    checkouts), else absolute."""
+    try:
+        return os.path.relpath(train_file.resolve(), calibration_file.resolve().parent)
+    except ValueError:  # another drive on Windows
+        return str(train_file.resolve())

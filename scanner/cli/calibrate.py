@@ -22,7 +22,13 @@ def calibrate_command(
     train: Path = typer.Option(None, "--train", help="Labelled passages (gold JSONL) added to the exemplars."),
 ) -> None:
     """Embed the taxonomy's exemplars and fit, leave-one-out, a probability and a threshold per trope."""
-    from scanner.classify.embed import calibration_path, default_cache_dir, fit_calibration
+    from scanner.classify.embed import (
+        calibration_path,
+        default_cache_dir,
+        fit_calibration,
+        load_train,
+        relative_train_path,
+    )
     from scanner.classify.encoder import SentenceTransformerEncoder
     from scanner.classify.index import ExemplarIndex
     from scanner.taxonomy.load import default_taxonomy_path, load_taxonomy
@@ -31,13 +37,22 @@ def calibrate_command(
     try:
         path = taxonomy or default_taxonomy_path()
         loaded = load_taxonomy(path)
+        rows, train_sha = load_train(train, loaded) if train is not None else (None, None)
         encoder = SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
-        index = ExemplarIndex.build(loaded, encoder, cache_dir=(cache_dir or default_cache_dir()) / "index")
-        calibration = fit_calibration(loaded, index, model_id=encoder.model_id, k=k, target_precision=target_precision)
+        index = ExemplarIndex.build(loaded, encoder, cache_dir=(cache_dir or default_cache_dir()) / "index", train=rows)
+        target = out or calibration_path(path)
+        calibration = fit_calibration(
+            loaded,
+            index,
+            model_id=encoder.model_id,
+            k=k,
+            target_precision=target_precision,
+            train_sha256=train_sha,
+            train_file=relative_train_path(train, target) if train is not None else None,
+        )
     except ConfigError as exc:
         console.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
-    target = out or calibration_path(path)
     calibration.save(target)
     for trope, cal in calibration.tropes.items():
         console.print(
