@@ -63,10 +63,3 @@ class LazyPipeline:
     def parse(self, text: str) -> Any:
         """Parse one text (a sentence) into a spaCy ``Doc``."""
         return self.load()(text)
-
-    def parse_many(self, texts: list[str]) -> list[Any]:
-        """Parse each text (a sentence) and return the spaCy ``Doc`` objects in order."""
-        if not texts:
-            return []
-        nlp = self.load()
-        return list(nlp.pipe(texts, batch_size=64))

@@ -185,7 +185,7 @@ class RuleStage:
             factor = _genre_factor(pattern, p_fiction)
             if factor <= 0.0:
                 continue
-            for match in self._fire(text, cand, pattern, trope_cues, cues, starts, parsed):
+            for match in self._fire(cand, pattern, trope_cues, cues, starts, parsed):
                 match.weight *= factor
                 if pattern.id not in best or match.weight > best[pattern.id].weight:
                     best[pattern.id] = match
@@ -207,7 +207,6 @@ class RuleStage:
 
     def _fire(
         self,
-        text: str,
         cand: _Candidate,
         pattern: Pattern,
         trope_cues: list[CueHit],
