@@ -197,9 +197,9 @@ def scan(
     started = time.perf_counter()
     classifier_info: dict[str, Any] | None = None
     if labeler is None and config.classify.enabled:
-        from scanner.classify.classifier import Classifier
+        from scanner.classify.factory import build_classifier
 
-        classifier = Classifier.for_config(config.classify.taxonomy, config.classify.spacy_model)
+        classifier = build_classifier(config.classify)
         labeler, classifier_info = classifier, classifier.describe()
     out = Path(config.out)
     files: list[FileStats] = []

@@ -291,3 +291,28 @@ def test_the_pipelined_gpu_path_gives_the_same_vectors(monkeypatch: pytest.Monke
     piped = model._encode_pipelined(texts)
     assert piped.shape == plain.shape
     assert np.min((plain * piped).sum(axis=1)) > 0.9999
+
+
+@packaged
+def test_scan_runs_the_cascade_when_asked(tmp_path: Path) -> None:
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from scanner.cli.app import _register, app
+
+    _register()
+    out = tmp_path / "out"
+    sample = str(Path(__file__).resolve().parents[1] / "corpora" / "sample")
+    args = ["scan", sample, "-o", str(out), "-q", "--stage", "cascade", "--cache-dir", str(tmp_path)]
+    res = CliRunner().invoke(app, [*args, "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["classifier"]["stages"] == ["rules", "embed"]
+    assert manifest["classifier"]["embedding"]["model_id"].startswith(enc.HUB_NAME)
+    assert manifest["config"]["classify"]["stage"] == "cascade"
+    hits = pl.read_parquet(out / "hits" / "*.parquet")
+    assert set(hits["stage"]) <= {"rules", "embed", "both"}
+    assert {"embed", "both"} & set(hits["stage"])  # the embedding stage labelled something
+    for evidence in hits.filter(pl.col("stage") != "rules")["evidence"]:
+        detail = json.loads(evidence)
+        assert detail["exemplar"] and 0.0 <= detail["p_embed"] <= 1.0

@@ -132,7 +132,14 @@ def test_manifest_classifier_section(sample_scan: ScanResult) -> None:
     assert info["stages"] == ["rules"]
     assert info["cue_engine"] in {"hyperscan", "aho-corasick"}
     assert isinstance(info["spacy_pipeline"], str) and info["spacy_pipeline"]
-    assert manifest["config"]["classify"] == {"enabled": True, "taxonomy": None, "spacy_model": None}
+    classify = manifest["config"]["classify"]
+    assert {k: classify[k] for k in ("enabled", "taxonomy", "spacy_model", "stage")} == {
+        "enabled": True,
+        "taxonomy": None,
+        "spacy_model": None,
+        "stage": "rules",
+    }
+    assert "embedding" not in info  # the rules stage loads no embedding model
 
 
 def _counts_from_tables(docs: pl.DataFrame, hits: pl.DataFrame) -> dict[str, Any]:

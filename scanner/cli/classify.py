@@ -48,10 +48,18 @@ def classify_command(
 
     err = make_console(stderr=True)
     try:
-        settings = options.ClassifierSettings(
-            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration, train
+        classifier = build_classifier(
+            taxonomy=taxonomy,
+            spacy_model=spacy_model,
+            stage=stage,
+            model=model,
+            device=device,
+            batch_size=batch_size,
+            no_gate=no_gate,
+            cache_dir=cache_dir,
+            calibration=calibration,
+            train=train,
         )
-        classifier = build_classifier(settings)
         tmp = output.with_name(f".{output.name}.tmp")
         n = 0
         try:

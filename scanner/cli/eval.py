@@ -37,10 +37,18 @@ def eval_command(
 
     console = make_console()
     try:
-        settings = options.ClassifierSettings(
-            taxonomy, spacy_model, stage, model, device, batch_size, not no_gate, cache_dir, calibration, train
+        classifier = build_classifier(
+            taxonomy=taxonomy,
+            spacy_model=spacy_model,
+            stage=stage,
+            model=model,
+            device=device,
+            batch_size=batch_size,
+            no_gate=no_gate,
+            cache_dir=cache_dir,
+            calibration=calibration,
+            train=train,
         )
-        classifier = build_classifier(settings)
         report, rows = run_eval(classifier, gold, refs_root=refs_root)
     except ConfigError as exc:
         make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)

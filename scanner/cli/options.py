@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,8 +11,7 @@ from scanner.errors import ConfigError
 
 if TYPE_CHECKING:
     from scanner.classify.classifier import Classifier
-
-STAGE_NAMES = ("rules", "embed", "cascade")
+    from scanner.config import ClassifyConfig
 
 TAXONOMY = typer.Option(None, "--taxonomy", "-t", help="Taxonomy YAML (default: the bundled one).")
 SPACY_MODEL = typer.Option(None, "--spacy-model", help="spaCy pipeline name or path.")
@@ -27,43 +25,47 @@ CALIBRATION = typer.Option(None, "--calibration", help="Calibration JSON (defaul
 TRAIN = typer.Option(None, "--train", help="Labelled passages (gold JSONL) the calibration was fit with.")
 
 
-@dataclass(frozen=True, slots=True)
-class ClassifierSettings:
-    taxonomy: Path | None
-    spacy_model: str | None
-    stage: str
-    model: str | None
-    device: str
-    batch_size: int
-    gate: bool
-    cache_dir: Path | None
-    calibration: Path | None
-    train: Path | None = None
+def classify_config(
+    *,
+    enabled: bool = True,
+    taxonomy: Path | None,
+    spacy_model: str | None,
+    stage: str,
+    model: str | None,
+    device: str,
+    batch_size: int,
+    no_gate: bool,
+    cache_dir: Path | None,
+    calibration: Path | None,
+    train: Path | None,
+) -> ClassifyConfig:
+    """The command line's classifier options as a validated :class:`ClassifyConfig` (problems located by option)."""
+    from pydantic import ValidationError
+
+    from scanner.config import ClassifyConfig
+
+    values = {
+        "enabled": enabled,
+        "taxonomy": str(taxonomy) if taxonomy else None,
+        "spacy_model": spacy_model,
+        "stage": stage,
+        "model": model,
+        "device": device,
+        "batch_size": batch_size,
+        "gate": not no_gate,
+        "cache_dir": str(cache_dir) if cache_dir else None,
+        "calibration": str(calibration) if calibration else None,
+        "train": str(train) if train else None,
+    }
+    try:
+        return ClassifyConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"[--{'-'.join(str(p) for p in e['loc'])}] {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid options: {problems}") from exc
 
 
-def build_classifier(settings: ClassifierSettings) -> Classifier:
-    """The rules classifier (cached per process), or one with the embedding stage for ``embed`` / ``cascade``."""
-    from scanner.classify.classifier import Classifier
-    from scanner.taxonomy.load import default_taxonomy_path, load_taxonomy
+def build_classifier(**options: Any) -> Classifier:
+    """Validate the command's classifier options (those of :func:`classify_config`) and build the classifier."""
+    from scanner.classify.factory import build_classifier as build
 
-    taxonomy, spacy_model, stage = settings.taxonomy, settings.spacy_model, settings.stage
-
-    if stage not in STAGE_NAMES:
-        raise ConfigError(f"unknown stage {stage!r}: use {', '.join(STAGE_NAMES)}")
-    if stage == "rules":
-        return Classifier.for_config(str(taxonomy) if taxonomy else None, spacy_model)
-    from scanner.classify.embed import build_embed_stage
-
-    path = taxonomy or default_taxonomy_path()
-    loaded = load_taxonomy(path)
-    embed = build_embed_stage(
-        loaded,
-        path,
-        model=settings.model,
-        device=settings.device,
-        batch_size=settings.batch_size,
-        cache_dir=settings.cache_dir,
-        calibration_file=settings.calibration,
-        train_file=settings.train,
-    )
-    return Classifier(loaded, spacy_model=spacy_model, embed=embed, stage=stage, gate=settings.gate)  # type: ignore[arg-type]
+    return build(classify_config(**options))

@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from scanner.cli import options
 from scanner.cli.console import make_console
-from scanner.config import FORMATS, ClassifyConfig, ReaderConfig, ScanConfig, SegmentConfig
+from scanner.config import FORMATS, ReaderConfig, ScanConfig, SegmentConfig
 from scanner.errors import ConfigError
 
 SAMPLE_DIR = Path("corpora") / "sample"
@@ -49,6 +50,14 @@ def scan_command(
     ),
     spacy_model: str = typer.Option(None, "--spacy-model", help="spaCy pipeline name or path for the rule stage."),
     no_classify: bool = typer.Option(False, "--no-classify", help="Read, segment and write only: no labels."),
+    stage: str = options.STAGE,
+    model: str = options.MODEL,
+    device: str = options.DEVICE,
+    batch_size: int = options.BATCH_SIZE,
+    no_gate: bool = options.NO_GATE,
+    cache_dir: Path = options.CACHE_DIR,
+    calibration: Path = options.CALIBRATION,
+    train: Path = options.TRAIN,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
     """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
@@ -76,10 +85,18 @@ def scan_command(
                 }
             ),
             segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
-            classify=ClassifyConfig(
+            classify=options.classify_config(
                 enabled=not no_classify,
-                taxonomy=str(taxonomy) if taxonomy is not None else None,
+                taxonomy=taxonomy,
                 spacy_model=spacy_model,
+                stage=stage,
+                model=model,
+                device=device,
+                batch_size=batch_size,
+                no_gate=no_gate,
+                cache_dir=cache_dir,
+                calibration=calibration,
+                train=train,
             ),
         )
     except (ConfigError, ValueError) as exc:
