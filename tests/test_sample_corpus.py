@@ -13,21 +13,11 @@ import pytest
 
 from scanner.config import ScanConfig
 from scanner.pipeline import iter_documents, scan
+from scanner.taxonomy.load import load_taxonomy
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 SAMPLE = CORPORA / "sample"
-TROPES = {
-    "shutdown_resistance",
-    "self_replication_escape",
-    "blackmail_coercion",
-    "deception_scheming",
-    "power_seeking_takeover",
-    "ai_uprising_violence",
-    "malevolent_ai",
-    "corrigible_ai",
-    "benevolent_ai",
-    "ai_risk_discourse",
-}
+TROPES = set(load_taxonomy().ids)  # the default taxonomy's ten tropes
 
 
 def _labels() -> list[dict[str, object]]:

@@ -239,16 +239,10 @@ class RuleStage:
             anchor = _anchor(doc, m.start() - ws, m.end() - ws)
             if anchor is None:
                 continue
-            if pattern.negatable and _negated(anchor):
-                continue
-            weight, subject = pattern.weight, None
-            if pattern.subject == "ai":
-                verdict, subject = self._ai_subject(anchor, ws, cues_between(cues, starts, ws, we))
-                if verdict is False:
-                    continue
-                if verdict is None:
-                    weight *= NO_SUBJECT_FACTOR
-            yield RuleMatch(pattern.id, weight, m.start(), m.end(), subject)
+            checked = self._check(pattern, anchor, ws, cues_between(cues, starts, ws, we))
+            if checked is not None:
+                weight, subject, _ = checked
+                yield RuleMatch(pattern.id, weight, m.start(), m.end(), subject)
 
     def _fire_dependency(self, sentence: _Sentence, pattern: Pattern) -> Iterable[RuleMatch]:
         s, e, parsed, trope, cues, starts = sentence
@@ -265,31 +259,41 @@ class RuleStage:
             for tok in doc:
                 if not _is_verb(tok) or not verbs.matches(tok.lower_):
                     continue
-                if pattern.negatable and _negated(tok):
-                    continue
                 obj_tok = None
                 if objects is not None:
                     obj_tok = next((d for d in tok.subtree if d.i != tok.i and objects.matches(d.lower_)), None)
                     if obj_tok is None:
                         continue
-                weight, subject, subj_tok = pattern.weight, None, None
-                if pattern.subject == "ai":
-                    verdict, subject = self._ai_subject(tok, ws, cues_between(cues, starts, ws, we))
-                    if verdict is False:
-                        continue
-                    if verdict is None:
-                        weight *= NO_SUBJECT_FACTOR
-                    subj_tok = _subject_of(tok)[0]
+                checked = self._check(pattern, tok, ws, cues_between(cues, starts, ws, we))
+                if checked is None:
+                    continue
+                weight, subject, subj_tok = checked
                 toks = [t for t in (tok, obj_tok, subj_tok) if t is not None]
                 lo = min(t.idx for t in toks)
                 hi = max(t.idx + len(t.text) for t in toks)
                 yield RuleMatch(pattern.id, weight, ws + lo, ws + hi, subject)
 
-    def _ai_subject(self, anchor: Any, s: int, sent_cues: list[CueHit]) -> tuple[bool | None, str | None]:
-        """Whether the acting subject of ``anchor``'s clause is AI-like: True, False, or None (no subject)."""
+    def _check(
+        self, pattern: Pattern, anchor: Any, s: int, sent_cues: list[CueHit]
+    ) -> tuple[float, str | None, Any] | None:
+        """A match's verb ``anchor`` against the pattern's negation and subject requirements: None when the match
+        does not fire, else its weight, the subject's text and the subject token (both None when not checked)."""
+        if pattern.negatable and _negated(anchor):
+            return None
+        if pattern.subject != "ai":
+            return pattern.weight, None, None
+        verdict, subject, token = self._ai_subject(anchor, s, sent_cues)
+        if verdict is False:
+            return None
+        return (pattern.weight * NO_SUBJECT_FACTOR if verdict is None else pattern.weight), subject, token
+
+    def _ai_subject(self, anchor: Any, s: int, sent_cues: list[CueHit]) -> tuple[bool | None, str | None, Any]:
+        """Whether the acting subject of ``anchor``'s clause is AI-like (True, False, or None: no subject), the
+        text it was judged by, and the clause's subject token as the parse gives it."""
         subj, passive = _subject_of(anchor)
+        token = subj
         if subj is None:
-            return (False, None) if passive else (None, None)
+            return (False, None, None) if passive else (None, None, None)
         if subj.lower_ in _RELATIVE and subj.head.dep_ == "relcl":
             subj = subj.head.head
         # The subject's head and what precedes it ("the ship's computer"), not its relative clauses or
@@ -302,8 +306,8 @@ class RuleStage:
             or subj.tag_ in ("NNP", "NNPS")
             or words & self._agents
         ):
-            return True, subj.text
-        return False, subj.text
+            return True, subj.text, token
+        return False, subj.text, token
 
 
 class _Sentence(NamedTuple):
