@@ -20,6 +20,12 @@ the original URI), so no two records of a shard are identical. Records are appen
 reaches the requested size (``MB`` = 10^6 bytes). Building is deterministic: a shard of 50 MB is a prefix of the
 200 MB shard built with the same seed.
 
+* **mixed** (``*.warc.wet.gz``): the WET shard's records, with about 2% of records drawn from the Project
+  Gutenberg books with robots or thinking machines (``fiction/ai_themed/``) and 0.5% from the books without
+  (``fiction/negatives/``): consecutive chunks of about 4,000 characters, cut at paragraph breaks, as
+  ``conversion`` records with a ``urn:bench:gutenberg:<file>:<chunk>`` URI. The benchmark of the classification
+  cascade (``bench/cascade.py``) runs on it: web text where the trope-bearing fiction is rare, as in a crawl.
+
 Shards are cached (``.bench-cache/`` at the repository root, gitignored) with a ``.json`` sidecar describing
 them; a cached shard is reused when its sidecar matches the requested parameters.
 
@@ -149,6 +155,44 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
             yield Record(headers, block)
 
 
+BOOK_SHARE = 0.02  # of a mixed shard's records: chunks of the Gutenberg books with robots / thinking machines
+NEGATIVE_BOOK_SHARE = 0.005  # chunks of the books without
+BOOK_CHUNK = 4000  # characters, cut at a paragraph break
+
+
+def _book_chunks(path: Path) -> Iterator[Record]:
+    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+    start = 0
+    n = 0
+    while start < len(text):
+        cut = text.find("\n\n", start + BOOK_CHUNK)
+        end = len(text) if cut < 0 else cut + 2
+        block = text[start:end].encode("utf-8")
+        if block.strip():
+            yield Record(
+                [
+                    ("WARC-Type", "conversion"),
+                    ("WARC-Target-URI", f"urn:bench:gutenberg:{path.name}:{n}"),
+                    ("WARC-Date", "2019-07-17T12:00:00Z"),
+                    ("WARC-Record-ID", ""),
+                    ("WARC-Refers-To", ""),
+                    ("WARC-Block-Digest", block_digest(block)),
+                    ("Content-Type", "text/plain"),
+                    ("Content-Length", str(len(block))),
+                ],
+                block,
+            )
+            n += 1
+        start = end
+
+
+def book_pools(corpora: Path) -> tuple[list[Record], list[Record]]:
+    """Chunks of the books with AI themes, and of the books without, in file order."""
+    themed = [r for p in sorted((corpora / "fiction/ai_themed").glob("*.txt")) for r in _book_chunks(p)]
+    negatives = [r for p in sorted((corpora / "fiction/negatives").glob("*.txt")) for r in _book_chunks(p)]
+    return themed, negatives
+
+
 def wet_pool(corpora: Path) -> tuple[Record, list[Record]]:
     """(the warcinfo record, the conversion records) a WET shard is made of."""
     warcinfo = next(r for r in read_records(corpora / WET_WARCINFO_SOURCE) if r.get("WARC-Type") == "warcinfo")
@@ -223,7 +267,7 @@ def _member(data: bytes) -> bytes:
 
 
 def shard_path(cache: Path, kind: str, mb: float, seed: int) -> Path:
-    suffix = ".warc.wet.gz" if kind == "wet" else ".warc.gz"
+    suffix = ".warc.gz" if kind == "warc" else ".warc.wet.gz"
     return cache / f"bench-{kind}-{mb:g}MB-seed{seed}{suffix}"
 
 
@@ -246,7 +290,9 @@ def build_shard(
         if {k: cached.get(k) for k in wanted} == wanted and cached.get("compressed_bytes") == path.stat().st_size:
             return path, cached
     started = time.perf_counter()
-    warcinfo, pool = (wet_pool if kind == "wet" else warc_pool)(corpora)
+    warcinfo, pool = (warc_pool if kind == "warc" else wet_pool)(corpora)
+    books = book_pools(corpora) if kind == "mixed" else ([], [])
+    next_book = [0, 0]
     target = int(mb * 1_000_000)
     rng = random.Random(seed)
     counts: dict[str, int] = {}
@@ -267,6 +313,14 @@ def build_shard(
             ids: dict[str, str] = {}
             for i in order:
                 rec = pool[i]
+                if kind == "mixed":  # a Gutenberg chunk in place of this web record, now and then
+                    draw = rng.random()
+                    shelf = 0 if draw < BOOK_SHARE else (1 if draw < BOOK_SHARE + NEGATIVE_BOOK_SHARE else -1)
+                    if shelf >= 0 and books[shelf]:
+                        rec = books[shelf][next_book[shelf] % len(books[shelf])]
+                        next_book[shelf] += 1
+                        name = ("gutenberg_ai_themed", "gutenberg_negatives")[shelf]
+                        counts[name] = counts.get(name, 0) + 1
                 data = serialise(rec, rng, copies, ids)
                 member = _member(data)
                 out.write(member)
@@ -302,7 +356,7 @@ def build_shard(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kind", choices=("wet", "warc"), required=True)
+    parser.add_argument("--kind", choices=("wet", "warc", "mixed"), required=True)
     parser.add_argument("--mb", type=float, required=True, help="size of the compressed shard, MB (10^6 bytes)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where shards are kept")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

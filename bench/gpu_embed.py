@@ -6,8 +6,11 @@ in fp16 on one GPU:
 * **ceiling**: the transformer's forward pass alone, on one pre-tokenised batch already on the device
   (``--batch`` passages, padded to the batch's longest), repeated: what the GPU can do if nothing else waits.
 * **plain sentence-transformers**: ``SentenceTransformer.encode(texts, batch_size=--batch)`` in fp16.
-* **tropescan**: ``SentenceTransformerEncoder(device="cuda").encode(texts)``: Rust batch tokenisation in a
-  producer thread, length-sorted batches, pinned memory, fp16, pooling on the device.
+* **tropescan**: ``SentenceTransformerEncoder(device="cuda").encode(texts)``: tokenisation in worker processes
+  (Rust, numpy-packed id matrices), length-sorted batches, pinned memory, fp16, pooling on the device into one
+  output tensor.
+* **tropescan, windows included**: the same texts through ``windows_many`` first (as the scan does: which
+  passages need more than one 256-token window), then ``encode``.
 
 It also checks that tropescan's vectors equal sentence-transformers' (cosine, fp16 vs fp32 reference on CPU for a
 sample). Target (issue 4): tropescan >= 50% of the ceiling. Run on the GPU machine by ``bench/gpu_embed.sh``.
@@ -86,30 +89,42 @@ def ours(model_dir: str, texts: list[str], batch: int) -> tuple[dict[str, Any], 
     start = time.perf_counter()
     vectors = encoder.encode(texts)
     seconds = time.perf_counter() - start
+    encoder.close()
     return {"passages_s": len(texts) / seconds, "n": len(texts), "seconds": seconds}, vectors
 
 
-def producer_stages(model_dir: str, texts: list[str], batch: int) -> dict[str, Any]:
-    """The host side alone (no GPU work): Rust batch tokenisation, then numpy arrays, then pinned tensors."""
+def with_windows(model_dir: str, texts: list[str], batch: int) -> dict[str, Any]:
     import torch
 
     from scanner.classify.encoder import SentenceTransformerEncoder
 
-    tokenizer = SentenceTransformerEncoder(model_dir, device="cpu", batch_size=batch)._fast_tokenizer()
+    encoder = SentenceTransformerEncoder(model_dir, device="cuda", batch_size=batch)
+    encoder.encode(texts[: batch * 2])
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    cut = encoder.windows_many([(t, 0, len(t)) for t in texts])
+    windows = [t[s:e] for t, spans in zip(texts, cut, strict=True) for s, e in spans]
+    encoder.encode(windows)
+    seconds = time.perf_counter() - start
+    encoder.close()
+    return {"passages_s": len(texts) / seconds, "n": len(texts), "windows": len(windows), "seconds": seconds}
+
+
+def producer_stages(model_dir: str, texts: list[str], batch: int) -> dict[str, Any]:
+    """The host side alone (no GPU work), in this process: what one tokenising worker does per batch (Rust
+    tokenisation on one thread, the padded numpy matrix), then pinning; and the worker count the encoder uses."""
+    import torch
+
+    from scanner.classify import tokenize_worker
+    from scanner.classify.encoder import SentenceTransformerEncoder, tokenizer_processes
+
+    encoder = SentenceTransformerEncoder(model_dir, device="cpu", batch_size=batch)
+    tokenize_worker.init(encoder.load().tokenizer.backend_tokenizer.to_str(), encoder.max_tokens)
     chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"tokenizer_processes": tokenizer_processes()}
     start = time.perf_counter()
-    encoded = [tokenizer.encode_batch(c) for c in chunks]
-    out["tokenize_passages_s"] = len(texts) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    arrays = []
-    for encodings in encoded:
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-        arrays.append(ids)
-    out["arrays_passages_s"] = len(texts) / (time.perf_counter() - start)
+    arrays = [tokenize_worker.encode(c)[0] for c in chunks]
+    out["one_worker_passages_s"] = len(texts) / (time.perf_counter() - start)
     start = time.perf_counter()
     for ids in arrays:
         torch.from_numpy(ids).pin_memory()
@@ -149,6 +164,8 @@ def main() -> int:
     print("ceiling", report["ceiling"], flush=True)
     report["tropescan"], vectors = ours(args.model_dir, texts, args.batch)
     print("tropescan", report["tropescan"], flush=True)
+    report["tropescan_with_windows"] = with_windows(args.model_dir, texts[: args.n // 2], args.batch)
+    print("tropescan with windows", report["tropescan_with_windows"], flush=True)
     report["host_stages"] = producer_stages(args.model_dir, texts[:50_000], args.batch)
     print("host stages", report["host_stages"], flush=True)
     report["plain_sentence_transformers"] = plain(args.model_dir, texts[: args.plain_n], args.batch)

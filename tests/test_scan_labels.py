@@ -13,8 +13,10 @@ import pytest
 from conftest import assert_counts_balance, run_scan
 from typer.testing import CliRunner
 
+from scanner.classify.index import exemplar_rows
 from scanner.cli.app import _register, app
 from scanner.config import ScanConfig
+from scanner.evaluate.gold import load_gold
 from scanner.pipeline import ScanResult, iter_documents
 from scanner.taxonomy.load import load_taxonomy, taxonomy_hash
 
@@ -87,17 +89,28 @@ def test_every_hit_lies_inside_one_passage_of_its_document(
         assert text[hit["start"] : hit["end"]].strip(), hit
 
 
-def test_hits_are_rule_hits_scored_above_threshold(hits: pl.DataFrame) -> None:
+def test_every_hit_names_the_rule_or_the_exemplar_behind_it(hits: pl.DataFrame) -> None:
     patterns = {t.id: {p.id for p in t.patterns} for t in TAXONOMY.tropes}
-    assert set(hits["stage"].to_list()) == {"rules"}
+    calibration = json.loads((ROOT / "taxonomies" / "ai_self_preservation.calibration.json").read_text("utf-8"))
+    train = load_gold(ROOT / "corpora/labeled/train.jsonl", known_labels=TROPES)
+    carries = {row.ref: row.labels for row in exemplar_rows(TAXONOMY, [(t.id, t.text, t.labels) for t in train])}
+    stages = Counter(hits["stage"].to_list())
+    assert set(stages) <= {"rules", "embed", "both"} and stages["embed"] + stages["both"] > 0
     for hit in hits.iter_rows(named=True):
-        assert _f32(THRESHOLDS[hit["trope"]]) <= hit["score"] <= 1.0, hit
         detail = json.loads(hit["evidence"])
-        assert detail["rules"], hit
-        for rule in detail["rules"]:
-            trope, _, pattern = rule.partition("/")
-            assert trope == hit["trope"] and pattern in patterns[trope], rule
-        assert isinstance(detail["cues"], list)
+        if hit["stage"] in ("rules", "both"):
+            assert _f32(THRESHOLDS[hit["trope"]]) <= hit["score"] <= 1.0, hit
+            assert detail["rules"], hit
+            for rule in detail["rules"]:
+                trope, _, pattern = rule.partition("/")
+                assert trope == hit["trope"] and pattern in patterns[trope], rule
+            assert isinstance(detail["cues"], list)
+        if hit["stage"] in ("embed", "both"):
+            assert detail["p_embed"] >= calibration["tropes"][hit["trope"]]["threshold"], hit
+            assert hit["score"] >= _f32(detail["p_embed"]) - 1e-4, hit
+            assert hit["trope"] in carries[detail["exemplar"]], hit  # the nearest indexed passage carrying it
+            assert -1.0 <= detail["similarity"] <= 1.0
+            assert isinstance(detail["terms"], list)
 
 
 def test_genre_of_read_and_skipped_documents(docs: pl.DataFrame) -> None:
@@ -129,7 +142,7 @@ def test_manifest_classifier_section(sample_scan: ScanResult) -> None:
     assert list(info["tropes"]) == TROPES
     assert info["tropes"]["corrigible_ai"] == {"polarity": "aligned", "threshold": 0.5}
     assert info["tropes"]["ai_risk_discourse"]["polarity"] == "discourse"
-    assert info["stages"] == ["rules"]
+    assert info["stage"] == "cascade" and info["stages"] == ["rules", "embed"]
     assert info["cue_engine"] in {"hyperscan", "aho-corasick"}
     assert isinstance(info["spacy_pipeline"], str) and info["spacy_pipeline"]
     classify = manifest["config"]["classify"]
@@ -137,9 +150,11 @@ def test_manifest_classifier_section(sample_scan: ScanResult) -> None:
         "enabled": True,
         "taxonomy": None,
         "spacy_model": None,
-        "stage": "rules",
+        "stage": "auto",
     }
-    assert "embedding" not in info  # the rules stage loads no embedding model
+    assert info["embedding"]["model_id"] and info["embedding"]["gate"] is True
+    tiers = info["passages_by_tier"]
+    assert tiers["passages"] >= tiers["gated"] >= tiers["lexical"] >= tiers["embedded"] > 0
 
 
 def _counts_from_tables(docs: pl.DataFrame, hits: pl.DataFrame) -> dict[str, Any]:

@@ -405,6 +405,7 @@ def test_scan_with_a_valid_custom_taxonomy_records_it(runner: CliRunner, tmp_pat
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["classifier"]["taxonomy"] == "tiny"
+    assert manifest["classifier"]["stages"] == ["rules"]  # no calibration for it: the rules alone, with a warning
     assert list(manifest["classifier"]["tropes"]) == ["alpha", "beta"]
     taxonomy, _ = validate_taxonomy_text(VALID)
     assert taxonomy is not None

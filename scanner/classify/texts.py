@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.classify.classifier import Classifier
 from scanner.config import SegmentConfig
 from scanner.data import Document
 from scanner.extract.segment import segment
+
+BLOCK = 64  # texts classified together (their embedded passages share encoder batches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class TextResult:
     evidence: list[dict[str, Any]]
     genre: str | None
     genre_score: float | None
+    tiers: dict[str, int] = field(default_factory=dict)  # passages that reached each tier (Classified.tiers)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,7 +51,7 @@ def classify_texts(
     prior of a book, as a scan of a book file does."""
     books = itertools.repeat(is_book) if isinstance(is_book, bool) else iter(is_book)
     seg = segment_config or SegmentConfig()
-    ids = classifier.taxonomy.ids
+    block: list[Document] = []
     for n, ((text_id, text), book) in enumerate(zip(items, books, strict=False)):  # books may be endless
         doc = Document(
             doc_id=text_id,
@@ -61,7 +64,16 @@ def classify_texts(
             text=text,
         )
         doc.passages = segment(text, min_chars=seg.min_chars, max_chars=seg.max_chars)
-        result = classifier.classify(doc)
+        block.append(doc)
+        if len(block) >= BLOCK:
+            yield from _results(classifier, block)
+            block = []
+    yield from _results(classifier, block)
+
+
+def _results(classifier: Classifier, docs: list[Document]) -> Iterator[TextResult]:
+    ids = classifier.taxonomy.ids
+    for doc, result in zip(docs, classifier.classify_many(docs) if docs else [], strict=True):
         evidence = [
             {
                 "trope": hit.trope,
@@ -76,4 +88,6 @@ def classify_texts(
         labelled = {hit.trope for hit in result.labels.hits}
         labels = [t for t in ids if t in labelled]
         scores = {t: result.scores.get(t, 0.0) for t in ids}
-        yield TextResult(text_id, labels, scores, evidence, result.labels.genre, result.labels.genre_score)
+        yield TextResult(
+            doc.doc_id, labels, scores, evidence, result.labels.genre, result.labels.genre_score, dict(result.tiers)
+        )

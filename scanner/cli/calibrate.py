@@ -16,16 +16,21 @@ def calibrate_command(
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     batch_size: int = typer.Option(64, "--batch-size", help="Passages per encoder batch."),
     target_precision: float = typer.Option(0.8, "--target-precision", help="Precision each threshold aims for."),
+    escalation_recall: float = typer.Option(
+        0.98, "--escalation-recall", help="Share of the full stage's true positives the lexical tier must pass on."
+    ),
     k: int = typer.Option(10, "--k", help="Nearest exemplars that vote."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write (default: next to the taxonomy)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Exemplar index cache (default: ~/.cache/tropescan)."),
     train: Path = typer.Option(None, "--train", help="Labelled passages (gold JSONL) added to the exemplars."),
 ) -> None:
-    """Embed the taxonomy's exemplars and fit, leave-one-out, a probability and a threshold per trope."""
+    """Embed the taxonomy's exemplars (+ --train), fit the lexical and embedding heads, and from their k-fold
+    out-of-fold scores a probability, a threshold and an escalation bound per trope."""
     from scanner.classify.embed import (
         calibration_path,
         default_cache_dir,
         fit_calibration,
+        heads_cache_path,
         load_train,
         relative_train_path,
     )
@@ -41,12 +46,13 @@ def calibrate_command(
         encoder = SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
         index = ExemplarIndex.build(loaded, encoder, cache_dir=(cache_dir or default_cache_dir()) / "index", train=rows)
         target = out or calibration_path(path)
-        calibration = fit_calibration(
+        calibration, heads = fit_calibration(
             loaded,
             index,
             model_id=encoder.model_id,
             k=k,
             target_precision=target_precision,
+            escalation_recall=escalation_recall,
             train_sha256=train_sha,
             train_file=relative_train_path(train, target) if train is not None else None,
         )
@@ -54,11 +60,17 @@ def calibrate_command(
         console.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     calibration.save(target)
+    heads.save(heads_cache_path(index, cache_dir or default_cache_dir()))
+    console.print(f"{'trope':25s} threshold  cv precision  cv recall  escalation recall  positives", markup=False)
     for trope, cal in calibration.tropes.items():
         console.print(
-            f"{trope:25s} threshold {cal.threshold:.3f}  leave-one-out precision {cal.loo_precision}  "
-            f"recall {cal.loo_recall}  ({cal.positives} positives)",
+            f"{trope:25s} {cal.threshold:9.3f}  {_fmt(cal.cv_precision):>12s}  {_fmt(cal.cv_recall):>9s}  "
+            f"{_fmt(cal.escalation_recall):>17s}  {cal.positives:9d}",
             markup=False,
             highlight=False,
         )
     console.print(f"wrote {target}", markup=False, highlight=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -15,11 +15,18 @@ if TYPE_CHECKING:
 
 TAXONOMY = typer.Option(None, "--taxonomy", "-t", help="Taxonomy YAML (default: the bundled one).")
 SPACY_MODEL = typer.Option(None, "--spacy-model", help="spaCy pipeline name or path.")
-STAGE = typer.Option("rules", "--stage", help="rules, embed or cascade (embedding stage: experimental).")
+STAGE = typer.Option(
+    "auto",
+    "--stage",
+    help="cascade (rules + lexical tier + embeddings), rules, or embed (semantic stage only); auto: the cascade "
+    "when the taxonomy has a calibration (the bundled one has), else rules.",
+)
 MODEL = typer.Option(None, "--model", help="Embedding model name or path (default: all-MiniLM-L6-v2).")
 DEVICE = typer.Option("auto", "--device", help="Embedding device: cpu, cuda or auto.")
 BATCH_SIZE = typer.Option(64, "--batch-size", help="Passages per encoder batch.")
-NO_GATE = typer.Option(False, "--no-gate", help="Embed every passage, not only those with an AI cue.")
+NO_GATE = typer.Option(
+    False, "--no-gate", help="Embed every passage (no AI-cue gate, no lexical tier): what the cascade saves."
+)
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Exemplar index cache (default: ~/.cache/tropescan).")
 CALIBRATION = typer.Option(None, "--calibration", help="Calibration JSON (default: next to the taxonomy).")
 TRAIN = typer.Option(None, "--train", help="Labelled passages (gold JSONL) the calibration was fit with.")

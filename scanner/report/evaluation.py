@@ -65,6 +65,19 @@ def render_eval(report: dict[str, Any], console: Console) -> None:
         for c in report["confusions"]:
             conf.add_row(c["gold"], c["predicted"], str(c["count"]))
         console.print(conf)
+    tiers = report.get("misses_by_tier")
+    if tiers:
+        lost = Table(title="where the missed positives were lost (share of each trope's positives)")
+        for col in ("trope", "positives", "found", "gate", "lexical tier", "model"):
+            lost.add_column(col, justify="left" if col == "trope" else "right")
+        for trope, m in tiers.items():
+            lost.add_row(
+                trope,
+                str(m["positives"]),
+                str(m["found"]),
+                *(f"{m[k]} ({m[f'recall_lost_{k}']:.2f})" for k in ("gate", "lexical", "model")),
+            )
+        console.print(lost)
     genre = report.get("genre")
     if genre:
         console.print(
