@@ -154,7 +154,7 @@ def run_scan(path: Path, workdir: Path, *, classify: bool) -> dict[str, Any]:
 
     out = Path(tempfile.mkdtemp(prefix="rules-scan-", dir=workdir))
     try:
-        config = ScanConfig.build(inputs=[str(path)], out=str(out), classify={"enabled": classify})
+        config = ScanConfig.build(inputs=[str(path)], out=str(out), classify={"enabled": classify, "stage": "rules"})
         clock = Clock()
         result = scan(config)
         times = clock.stop()

@@ -230,6 +230,10 @@ def test_heads_round_trip_through_the_cache(taxonomy: Taxonomy, tmp_path: Path) 
 
 def test_lexical_features_keep_negations_and_word_pairs() -> None:
     from scanner.classify.lexical import Vocabulary, features
+    from scanner.classify.tokenize_worker import pack
+
+    ids, lengths = pack([[5, 6, 7], [8], []], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [0, 0, 0]] and lengths.tolist() == [3, 1, 0]
 
     got = features("The AI can\u2019t be shut down. It won't.")
     assert got["can't"] == 1 and got["shut down"] == 1 and got["won't"] == 1
@@ -361,6 +365,10 @@ def test_the_pipelined_gpu_path_gives_the_same_vectors(monkeypatch: pytest.Monke
         model.close()
     assert piped.shape == plain.shape
     assert np.min((plain * piped).sum(axis=1)) > 0.9999
+    long = ["The robot said no. " * 60, "Überraschung! " * 80, *texts]
+    windows, vectors = model.encode_ranges(long)
+    assert len(windows[0]) > 1 and len(windows[1]) > 1 and all(windows)
+    assert vectors.shape == (sum(map(len, windows)), 384)
     # windows cut from the Rust tokenizer's offsets equal those cut from the transformers tokenizer's
     tokenizer = model.load().tokenizer
     for text in [*texts, "Überraschung! " * 80, "The robot said no. " * 60]:

@@ -304,20 +304,17 @@ class EmbedStage:
             for (_, spans, escalate), (_, p_lex) in zip(items, lexical, strict=True)
         ]
         ranges = [(text, *spans[n]) for (text, spans, _), picked in zip(items, chosen, strict=True) for n in picked]
-        cut = windows_of(self.encoder, ranges)
+        cut, vectors = embed_ranges(self.encoder, ranges)
         prepared: list[_Prepared] = []
         k = 0
         for (logits, p_lex), picked in zip(lexical, chosen, strict=True):
             windows: list[tuple[int, int]] = []
             owner: list[int] = []
             for n in picked:
-                for window in cut[k] or [ranges[k][1:]]:
-                    windows.append(window)
-                    owner.append(n)
+                windows.extend(cut[k])
+                owner.extend([n] * len(cut[k]))
                 k += 1
             prepared.append(_Prepared(logits, p_lex, picked, windows, owner))
-        texts = [text[s:e] for (text, _, _), p in zip(items, prepared, strict=True) for s, e in p.windows]
-        vectors = self.encoder.encode(texts) if texts else np.zeros((0, self.encoder.dim), dtype=np.float32)
         out: list[list[PassageEmbedding]] = []
         offset = 0
         for (text, spans, _), p in zip(items, prepared, strict=True):
@@ -369,12 +366,23 @@ class _Prepared:
     owner: list[int]  # the passage of each window
 
 
-def windows_of(encoder: Encoder, ranges: list[tuple[str, int, int]]) -> list[list[tuple[int, int]]]:
-    """The encoder's windows of each ``(text, start, end)``, in one batched call where it offers one."""
-    many = getattr(encoder, "windows_many", None)
+def embed_ranges(
+    encoder: Encoder, ranges: list[tuple[str, int, int]]
+) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
+    """Each ``(text, start, end)`` cut into the encoder's windows (at least one; spans into ``text``) and the
+    windows' vectors, in range then window order: in one call where the encoder offers ``encode_ranges``."""
+    many = getattr(encoder, "encode_ranges", None)
     if many is not None:
-        return list(many(ranges))
-    return [encoder.windows(text, start, end) for text, start, end in ranges]
+        relative, vectors = many([text[start:end] for text, start, end in ranges])
+        cut = [
+            [(start + lo, start + hi) for lo, hi in spans]
+            for (_, start, _), spans in zip(ranges, relative, strict=True)
+        ]
+        return cut, vectors
+    cut = [encoder.windows(text, start, end) or [(start, end)] for text, start, end in ranges]
+    texts = [text[s:e] for (text, _, _), spans in zip(ranges, cut, strict=True) for s, e in spans]
+    vectors = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), dtype=np.float32)
+    return cut, vectors
 
 
 def default_cache_dir() -> Path:

