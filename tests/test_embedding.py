@@ -374,3 +374,41 @@ def test_the_pipelined_gpu_path_gives_the_same_vectors(monkeypatch: pytest.Monke
     for text in [*texts, "Überraschung! " * 80, "The robot said no. " * 60]:
         offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
         assert model.windows(text, 0, len(text)) == enc.token_windows(text, 0, len(text), offsets, 254)
+
+
+def test_eval_says_where_each_missed_positive_was_lost(taxonomy: Taxonomy, tmp_path: Path) -> None:
+    from scanner.evaluate.run import run_eval
+
+    fake = FakeEncoder()
+    cascade = Classifier(taxonomy, embed=_stage(taxonomy, fake), stage="cascade")
+    found = taxonomy.trope("blackmail_coercion").exemplars.positive[0].text  # in the index: found by the model
+    gold = tmp_path / "gold.jsonl"
+    rows = [
+        {
+            "id": "no-cue",
+            "text": "Wren told the commander the logs were lost in the storm, and she believed it.",
+            "labels": ["deception_scheming"],
+        },
+        {"id": "found", "text": found, "labels": ["blackmail_coercion"]},
+    ]
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report, _ = run_eval(cascade, [gold])
+    lost = report["misses_by_tier"]
+    assert lost["deception_scheming"] == {
+        "positives": 1,
+        "found": 0,
+        "gate": 1,
+        "lexical": 0,
+        "model": 0,
+        "recall_lost_gate": 1.0,
+        "recall_lost_lexical": 0.0,
+        "recall_lost_model": 0.0,
+    }
+    assert lost["blackmail_coercion"]["positives"] == 1
+    assert (
+        lost["blackmail_coercion"]["found"]
+        + lost["blackmail_coercion"]["model"]
+        + lost["blackmail_coercion"]["lexical"]
+        == 1
+    )
+    assert lost["corrigible_ai"]["positives"] == 0

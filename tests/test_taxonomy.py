@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from scanner.taxonomy.schema import Taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "corpora" / "labeled" / "dev.jsonl"
+TRAIN = ROOT / "corpora" / "labeled" / "train.jsonl"
 POLARITIES = {
     "shutdown_resistance": "misaligned",
     "self_replication_escape": "misaligned",
@@ -211,6 +213,23 @@ def test_no_exemplar_leaks_into_the_dev_gold_set(default: Taxonomy) -> None:
     assert not [e for e in exemplars if e in dev_set]
     # nor is one a part of a dev passage (or the other way round)
     assert not [(e[:60], d[:60]) for e in exemplars for d in dev if e in d or d in e]
+
+
+def test_no_training_passage_copies_dev_text() -> None:
+    """The training file (fit into the semantic stage) shares at most one 12-word run with the whole dev set."""
+
+    def runs(text: str) -> set[str]:
+        words = re.findall(r"\w+", text.lower())
+        return {" ".join(words[i : i + 12]) for i in range(len(words) - 11)}
+
+    dev: set[str] = set()
+    for line in DEV.read_text(encoding="utf-8").splitlines():
+        dev |= runs(json.loads(line)["text"])
+    train = [json.loads(line) for line in TRAIN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(train) >= 1500
+    assert not [(t["id"], len(runs(t["text"]) & dev)) for t in train if len(runs(t["text"]) & dev) > 1]
+    # and the labelling guide holds: ai_risk_discourse is a label of non-fiction only
+    assert not [t["id"] for t in train if t["genre"] == "fiction" and "ai_risk_discourse" in t["labels"]]
 
 
 # --------------------------------------------------------------------------------------------------------------
