@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from scanner.classify import encoder as enc
+from scanner.classify.calibration import Calibration, fit_calibration
 from scanner.classify.classifier import Classifier
-from scanner.classify.embed import Calibration, EmbedStage, fit_calibration
+from scanner.classify.embed import EmbedStage
 from scanner.classify.index import ExemplarIndex, exemplar_rows
 from scanner.classify.texts import classify_texts
 from scanner.errors import ConfigError

@@ -31,7 +31,7 @@ def resolve_stage(config: ClassifyConfig) -> ClassifyConfig:
     rules alone, with a warning that says how to get the cascade."""
     if config.stage != "auto":
         return config
-    from scanner.classify.embed import calibration_path
+    from scanner.classify.calibration import calibration_path
     from scanner.taxonomy.load import default_taxonomy_path
 
     taxonomy = Path(config.taxonomy) if config.taxonomy else default_taxonomy_path()

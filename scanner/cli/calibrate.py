@@ -26,14 +26,8 @@ def calibrate_command(
 ) -> None:
     """Embed the taxonomy's exemplars (+ --train), fit the lexical and embedding heads, and from their k-fold
     out-of-fold scores a probability, a threshold and an escalation bound per trope."""
-    from scanner.classify.embed import (
-        calibration_path,
-        default_cache_dir,
-        fit_calibration,
-        heads_cache_path,
-        load_train,
-        relative_train_path,
-    )
+    from scanner.classify.calibration import calibration_path, fit_calibration
+    from scanner.classify.embed import default_cache_dir, heads_cache_path, load_train, relative_train_path
     from scanner.classify.encoder import SentenceTransformerEncoder
     from scanner.classify.index import ExemplarIndex
     from scanner.taxonomy.load import default_taxonomy_path, load_taxonomy
