@@ -93,6 +93,20 @@ def ours(model_dir: str, texts: list[str], batch: int) -> tuple[dict[str, Any], 
     return {"passages_s": len(texts) / seconds, "n": len(texts), "seconds": seconds}, vectors
 
 
+def with_layout(model_dir: str, texts: list[str], batch: int, layout: str) -> dict[str, Any]:
+    """``encode`` with ``PROCESSES x THREADS`` tokenising workers."""
+    from scanner.classify import encoder as enc
+
+    processes, threads = (int(x) for x in layout.split("x"))
+    saved = enc.MAX_TOKENIZER_PROCESSES, enc.TOKENIZER_THREADS
+    enc.MAX_TOKENIZER_PROCESSES, enc.TOKENIZER_THREADS = processes, threads
+    try:
+        result, _ = ours(model_dir, texts, batch)
+    finally:
+        enc.MAX_TOKENIZER_PROCESSES, enc.TOKENIZER_THREADS = saved
+    return {**result, "processes": processes, "threads": threads}
+
+
 def with_windows(model_dir: str, texts: list[str], batch: int) -> dict[str, Any]:
     import torch
 
@@ -153,6 +167,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--layouts", default="", help="also time encode with these PROCESSESxTHREADS tokenising layouts, e.g. 4x3,2x7"
+    )
     args = parser.parse_args()
     import torch
 
@@ -169,6 +186,9 @@ def main() -> int:
     print("ceiling", report["ceiling"], flush=True)
     report["tropescan"], vectors = ours(args.model_dir, texts, args.batch)
     print("tropescan", report["tropescan"], flush=True)
+    for layout in filter(None, args.layouts.split(",")):
+        report[f"tropescan_{layout}"] = with_layout(args.model_dir, texts, args.batch, layout)
+        print(f"tropescan {layout}", report[f"tropescan_{layout}"], flush=True)
     report["tropescan_with_windows"] = with_windows(args.model_dir, texts[: args.n // 2], args.batch)
     print("tropescan with windows", report["tropescan_with_windows"], flush=True)
     report["host_stages"] = producer_stages(args.model_dir, texts[:50_000], args.batch)

@@ -31,6 +31,9 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_TOKENIZER_PROCESSES = 8  # 14 on a 16-core H100 host were no faster than 8 (docs/performance.md)
 
 
+TOKENIZER_THREADS = 1  # threads each tokenising process uses
+
+
 def tokenizer_processes() -> int:
     """Worker processes that tokenise for the GPU path: the cores this process was given, less two (the main
     process and the GPU driver's), at least one, at most :data:`MAX_TOKENIZER_PROCESSES`."""
@@ -256,7 +259,7 @@ class SentenceTransformerEncoder:
                 max_workers=tokenizer_processes(),
                 mp_context=multiprocessing.get_context("spawn"),  # never fork a process that holds CUDA
                 initializer=tokenize_worker.init,
-                initargs=(self.load().tokenizer.backend_tokenizer.to_str(), self.max_tokens),
+                initargs=(self.load().tokenizer.backend_tokenizer.to_str(), self.max_tokens, TOKENIZER_THREADS),
             )
         return self._pool
 

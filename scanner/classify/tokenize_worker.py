@@ -17,9 +17,11 @@ import numpy as np
 _TOKENIZER: Any = None
 
 
-def init(tokenizer_json: str, max_tokens: int) -> None:
-    """Process initialiser: build the tokenizer (truncating at ``max_tokens``, no padding)."""
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+def init(tokenizer_json: str, max_tokens: int, threads: int = 1) -> None:
+    """Process initialiser: build the tokenizer (truncating at ``max_tokens``, no padding), tokenising a batch on
+    ``threads`` threads (1: the processes are the parallelism)."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
     from tokenizers import Tokenizer
 
     global _TOKENIZER
