@@ -143,7 +143,8 @@ class Classifier:
     def classify_many(self, docs: list[Document]) -> list[Classified]:
         """Classify documents together: the passages the semantic stage embeds are encoded in shared batches
         (what keeps a GPU, or the CPU's matrix kernels, busy); each document's result is what
-        :meth:`classify` gives it alone."""
+        :meth:`classify` gives it alone, up to the encoder's floating-point noise across batch shapes (a scan's
+        blocks are fixed by its input, so a scan's output bytes do not change from run to run)."""
         pending = [self._front(doc) for doc in docs]
         work = [(p.doc.text, p.spans, p.escalate) for p in pending if p.spans is not None]
         scored = iter(self.embed.score_many(work) if work and self.embed is not None else [])
