@@ -125,7 +125,7 @@ class EmbedStage:
         best_window = np.full((len(spans), len(self._cals)), -1)
         if p.windows:
             emb = self.heads.embedding_logits(vectors)
-            votes, _ = self.index.knn_scores(vectors, k=self.calibration.k, power=self.calibration.power)
+            votes = self.index.knn_scores(vectors, k=self.calibration.k, power=self.calibration.power)
             rows = np.array(p.owner)
             for j, cal in enumerate(self._cals):
                 window_p = cal.probability(p.logits[rows, j], emb[:, j], votes[:, j])

@@ -204,8 +204,7 @@ class SentenceTransformerEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         parts: list[Any] = []
-        for k, (ids, lengths), pooled in self._pipeline(texts, batches, tokenize_worker.encode):
-            del ids, lengths
+        for k, _, pooled in self._pipeline(texts, batches, tokenize_worker.encode):
             parts.append((torch.tensor(batches[k]), pooled))
         out = torch.empty((len(texts), self.dim), dtype=torch.float32)
         for rows, pooled in parts:

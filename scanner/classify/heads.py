@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scanner.classify.index import knn_vote
 from scanner.classify.lexical import MIN_DF, LexicalHead, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -113,14 +114,10 @@ def fit_heads(
 
 
 def knn_votes(queries: np.ndarray, base: np.ndarray, base_labels: np.ndarray, *, k: int, power: float) -> np.ndarray:
-    """The exemplar index's vote (:meth:`ExemplarIndex.knn_scores`) computed exactly with numpy, for folds."""
+    """The exemplar index's vote (:func:`knn_vote`) over an exact numpy search of ``base``, for folds."""
     sims = queries @ base.T
-    k = min(k, base.shape[0])
-    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    weights = np.maximum(np.take_along_axis(sims, top, axis=1), 0.0) ** power
-    return np.asarray(
-        (weights[:, :, None] * base_labels[top]).sum(axis=1) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-    )
+    top = np.argsort(-sims, axis=1, kind="stable")[:, : min(k, base.shape[0])]
+    return knn_vote(np.take_along_axis(sims, top, axis=1), base_labels[top], power=power)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,13 @@ def cache_key(taxonomy: Taxonomy, model_id: str, rows: list[ExemplarRow]) -> str
     return digest.hexdigest()[:24]
 
 
+def knn_vote(sims: np.ndarray, labels: np.ndarray, *, power: float) -> np.ndarray:
+    """The similarity-weighted share of the neighbours that carry each trope, weights ``max(sim, 0) ** power``:
+    ``sims`` (queries x k) and the neighbours' ``labels`` (queries x k x tropes)."""
+    weights = np.maximum(sims, 0.0) ** power
+    return np.asarray((weights[:, :, None] * labels).sum(axis=1) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9))
+
+
 class ExemplarIndex:
     """Vectors, labels and a faiss index over them."""
 
@@ -129,18 +136,10 @@ class ExemplarIndex:
         sims, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return sims, ids
 
-    def knn_scores(self, queries: np.ndarray, *, k: int = 10, power: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-trope scores in [0, 1]: the similarity-weighted share of the ``k`` nearest exemplars that carry
-        the trope (weights ``max(sim, 0) ** power``); and, per query and trope, the row id of the nearest
-        exemplar carrying it among those ``k`` (-1 if none), for the evidence."""
+    def knn_scores(self, queries: np.ndarray, *, k: int = 10, power: float = 3.0) -> np.ndarray:
+        """Per-trope scores in [0, 1] of each query: :func:`knn_vote` over its ``k`` nearest exemplars."""
         sims, ids = self.search(queries, k)
-        weights = np.maximum(sims, 0.0) ** power
-        votes = self.labels[ids]  # (queries, k, tropes)
-        scores = (weights[:, :, None] * votes).sum(axis=1) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-        carrying = votes > 0
-        first = np.where(carrying.any(axis=1), carrying.argmax(axis=1), -1)  # neighbours are sorted by similarity
-        nearest = np.where(first >= 0, np.take_along_axis(ids, np.maximum(first, 0), axis=1), -1)
-        return scores.astype(np.float32), nearest
+        return knn_vote(sims, self.labels[ids], power=power).astype(np.float32)
 
     def nearest_carrying(self, query: np.ndarray, column: int) -> tuple[str, float]:
         """The most similar indexed passage that carries trope ``column``, and its similarity (exact)."""
