@@ -73,6 +73,22 @@ class ClassifyConfig(_Strict):
     train: str | None = Field(None, description="labelled passages the calibration was fit with")
 
 
+class DedupConfig(_Strict):
+    """Near-duplicate detection: MinHash over word shingles, LSH banding, verified edges, clusters."""
+
+    enabled: bool = Field(True, description="false: no signatures, no clusters (dup_cluster columns stay null)")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
+    seed: int = Field(1, ge=0, description="seed of the permutations (datasketch's MinHash seed)")
+    ngram: int = Field(5, ge=1, le=20, description="words per shingle")
+    threshold: float = Field(0.8, gt=0.0, lt=1.0, description="Jaccard similarity at which two documents are copies")
+    exact_above: int = Field(
+        20_000,
+        ge=0,
+        description="documents with more shingles than this (books) keep their shingle hashes, and a pair of two "
+        "such documents is verified by exact Jaccard instead of the signature estimate (0: never)",
+    )
+
+
 class ScanConfig(_Strict):
     """Everything that decides a scan's output. Two scans with equal configs and inputs write equal bytes."""
 
@@ -83,6 +99,7 @@ class ScanConfig(_Strict):
     reader: ReaderConfig = Field(default_factory=ReaderConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
     classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
 
     @classmethod
     def build(cls, **values: object) -> ScanConfig:

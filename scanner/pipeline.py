@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from scanner import __version__
 from scanner.config import ScanConfig
 from scanner.data import DocLabels, Document
+from scanner.dedup.cluster import DedupSummary, cluster_store
+from scanner.dedup.minhash import DocSignature, MinHasher, rows
 from scanner.errors import ShardError
 from scanner.extract.segment import segment
 from scanner.readers import reader_for
@@ -57,6 +59,7 @@ class ScanResult:
     ignored: list[Ignored]
     wall_seconds: float
     classifier: dict[str, Any] | None = None
+    dedup: DedupSummary | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -137,7 +140,8 @@ def scan_file(
     stats = _new_stats(file)
     if observer:
         observer.file_started(stats)
-    writer = ShardWriter(out, file.shard)
+    hasher = _hasher(config)
+    writer = ShardWriter(out, file.shard, num_perm=hasher.num_perm if hasher else None)
     try:
         docs = iter_file_documents(file, config, stats)
 
@@ -149,10 +153,10 @@ def scan_file(
                     docs.close()
                     return
 
-        for n, (doc, labels) in enumerate(labelled(within_budget(), labeler), 1):
+        for n, (doc, labels, signature) in enumerate(signed(labelled(within_budget(), labeler), hasher), 1):
             if labels is not None:
                 stats.add_labels(labels)
-            writer.add(doc, labels)
+            writer.add(doc, labels, signature)
             if observer and n % PROGRESS_EVERY == 0:
                 observer.advance(stats, stats.bytes_read)
         writer.commit()
@@ -200,6 +204,39 @@ def labelled(docs: Iterable[Document], labeler: Labeler | None) -> Iterator[tupl
         if len(block) >= BLOCK_DOCS or chars >= BLOCK_CHARS:
             yield from flush()
             block, chars = [], 0
+    yield from flush()
+
+
+def _hasher(config: ScanConfig) -> MinHasher | None:
+    d = config.dedup
+    if not d.enabled:
+        return None
+    return MinHasher(num_perm=d.num_perm, seed=d.seed, ngram=d.ngram, keep_above=d.exact_above)
+
+
+def signed(
+    pairs: Iterable[tuple[Document, DocLabels | None]], hasher: MinHasher | None
+) -> Iterator[tuple[Document, DocLabels | None, DocSignature | None]]:
+    """Each labelled document with its MinHash signature (``None`` for skipped records or without a hasher),
+    in order; signatures are computed ``BLOCK_DOCS`` documents at a time."""
+    if hasher is None:
+        for doc, labels in pairs:
+            yield doc, labels, None
+        return
+    block: list[tuple[Document, DocLabels | None]] = []
+
+    def flush() -> Iterator[tuple[Document, DocLabels | None, DocSignature | None]]:
+        assert hasher is not None
+        readable = [d.text for d, _ in block if d.skip_reason is None]
+        got = iter(rows(hasher.sign(readable))) if readable else iter(())
+        for d, labels in block:
+            yield d, labels, (next(got) if d.skip_reason is None else None)
+
+    for pair in pairs:
+        block.append(pair)
+        if len(block) >= BLOCK_DOCS:
+            yield from flush()
+            block = []
     yield from flush()
 
 
@@ -276,9 +313,18 @@ def scan(
     if classifier_info is not None:  # how far the scan's passages went down the cascade
         totals_now = classifier.tier_totals
         classifier_info["passages_by_tier"] = {k: v - tiers_before.get(k, 0) for k, v in totals_now.items()}
+    dedup: DedupSummary | None = None
+    if config.dedup.enabled:
+        dedup = cluster_store(out, [f.shard for f in files if f.status == "ok" and f.shard], config.dedup)
     wall = time.perf_counter() - started
     result = ScanResult(
-        config=config, out=out, files=files, ignored=ignored, wall_seconds=wall, classifier=classifier_info
+        config=config,
+        out=out,
+        files=files,
+        ignored=ignored,
+        wall_seconds=wall,
+        classifier=classifier_info,
+        dedup=dedup,
     )
     result.manifest = write_manifest(result)
     return result
@@ -293,8 +339,11 @@ def write_manifest(result: ScanResult) -> dict[str, Any]:
         "inputs": [f.to_json() for f in result.files],
         "ignored_files": [{"source": i.source, "reason": i.reason} for i in result.ignored],
         "counts": totals(result.files),
+        "dedup": result.dedup.to_json() if result.dedup is not None else None,
         "timing": {"wall_seconds": round(result.wall_seconds, 3)},
     }
+    if result.dedup is not None:
+        manifest["timing"]["dedup_seconds"] = result.dedup.seconds
     path = result.out / "manifest.json"
     tmp = path.with_name(".manifest.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from rich.logging import RichHandler
 
 from scanner.cli import options
 from scanner.cli.console import make_console
-from scanner.config import FORMATS, ReaderConfig, ScanConfig, SegmentConfig
+from scanner.config import FORMATS, DedupConfig, ReaderConfig, ScanConfig, SegmentConfig
 from scanner.errors import ConfigError
 
 SAMPLE_DIR = Path("corpora") / "sample"
@@ -58,9 +58,15 @@ def scan_command(
     cache_dir: Path = options.CACHE_DIR,
     calibration: Path = options.CALIBRATION,
     train: Path = options.TRAIN,
+    no_dedup: bool = typer.Option(False, "--no-dedup", help="No MinHash signatures and no near-duplicate clusters."),
+    dedup_threshold: float = typer.Option(
+        0.8, "--dedup-threshold", help="Jaccard similarity (word 5-grams) at which two documents are copies."
+    ),
+    num_perm: int = typer.Option(128, "--num-perm", help="MinHash permutations."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
-    """Scan corpora into a results directory: docs/<shard>.parquet, hits/<shard>.parquet, manifest.json."""
+    """Scan corpora into a results directory: docs/, hits/ and signatures/<shard>.parquet, manifest.json; then
+    cluster near-duplicate documents (MinHash LSH) and record the clusters in docs/."""
     console = make_console(stderr=True)
     logging.basicConfig(
         level=logging.WARNING,
@@ -85,6 +91,7 @@ def scan_command(
                 }
             ),
             segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
+            dedup=DedupConfig(enabled=not no_dedup, threshold=dedup_threshold, num_perm=num_perm),
             classify=options.classify_config(
                 enabled=not no_classify,
                 taxonomy=taxonomy,

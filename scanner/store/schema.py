@@ -31,6 +31,9 @@ DOCS_SCHEMA = pa.schema(
         pa.field("genre", pa.string()),
         pa.field("genre_score", pa.float32()),
         pa.field("ai_cue", pa.bool_()),
+        pa.field("exact_hash", pa.string()),
+        pa.field("dup_cluster", pa.string()),
+        pa.field("dup_cluster_size", pa.int64()),
     ]
 )
 
@@ -45,3 +48,15 @@ HITS_SCHEMA = pa.schema(
         pa.field("evidence", pa.string(), nullable=False),
     ]
 )
+
+
+def signatures_schema(num_perm: int) -> pa.Schema:
+    """``signatures/<shard>.parquet``: one row per document with at least one shingle."""
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("n_shingles", pa.int64(), nullable=False),
+            pa.field("minhash", pa.list_(pa.uint32(), num_perm), nullable=False),
+            pa.field("shingles", pa.list_(pa.uint32())),
+        ]
+    )

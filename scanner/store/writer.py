@@ -6,11 +6,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner.data import DocLabels, Document
-from scanner.store.schema import DOCS_SCHEMA, HITS_SCHEMA
+from scanner.dedup.minhash import DocSignature
+from scanner.store.schema import DOCS_SCHEMA, HITS_SCHEMA, signatures_schema
 
 ROW_GROUP_ROWS = 8192
 _UNLABELLED = DocLabels()
@@ -53,18 +55,70 @@ class _ParquetSink:
         self.tmp.unlink(missing_ok=True)
 
 
-class ShardWriter:
-    """Writes ``docs/<shard>.parquet`` and ``hits/<shard>.parquet``; both appear only when complete."""
+class _SignatureSink:
+    """``signatures/<shard>.parquet``: MinHash rows buffered as arrays, written as row groups."""
 
-    def __init__(self, out: Path, shard: str) -> None:
+    def __init__(self, path: Path, num_perm: int) -> None:
+        self.schema = signatures_schema(num_perm)
+        self.num_perm = num_perm
+        self.sink = _ParquetSink(path, self.schema)
+        self.ids: list[str] = []
+        self.counts: list[int] = []
+        self.minhash: list[np.ndarray] = []
+        self.shingles: list[np.ndarray | None] = []
+
+    def append(self, doc_id: str, sig: DocSignature) -> None:
+        self.ids.append(doc_id)
+        self.counts.append(sig.n_shingles)
+        self.minhash.append(sig.minhash)
+        self.shingles.append(sig.shingles)
+        if len(self.ids) >= ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        flat = pa.array(np.concatenate(self.minhash).astype(np.uint32, copy=False), type=pa.uint32())
+        table = pa.Table.from_arrays(
+            [
+                pa.array(self.ids, type=pa.string()),
+                pa.array(self.counts, type=pa.int64()),
+                pa.FixedSizeListArray.from_arrays(flat, self.num_perm),
+                pa.array(self.shingles, type=pa.list_(pa.uint32())),
+            ],
+            schema=self.schema,
+        )
+        self.sink.writer.write_table(table)
+        self.sink.rows += len(self.ids)
+        self.ids, self.counts, self.minhash, self.shingles = [], [], [], []
+
+    def commit(self) -> None:
+        self.flush()
+        self.sink.commit()
+
+    def abort(self) -> None:
+        self.sink.abort()
+
+
+class ShardWriter:
+    """Writes ``docs/<shard>.parquet`` and ``hits/<shard>.parquet`` (and ``signatures/<shard>.parquet`` when
+    ``num_perm`` is given); each appears only when complete."""
+
+    def __init__(self, out: Path, shard: str, *, num_perm: int | None = None) -> None:
         (out / "docs").mkdir(parents=True, exist_ok=True)
         (out / "hits").mkdir(parents=True, exist_ok=True)
         self.docs = _ParquetSink(out / "docs" / f"{shard}.parquet", DOCS_SCHEMA)
         self.hits = _ParquetSink(out / "hits" / f"{shard}.parquet", HITS_SCHEMA)
+        self.signatures: _SignatureSink | None = None
+        if num_perm is not None:
+            (out / "signatures").mkdir(parents=True, exist_ok=True)
+            self.signatures = _SignatureSink(out / "signatures" / f"{shard}.parquet", num_perm)
 
-    def add(self, doc: Document, labels: DocLabels | None = None) -> None:
+    def add(self, doc: Document, labels: DocLabels | None = None, signature: DocSignature | None = None) -> None:
         passages = doc.passages
         labels = labels or _UNLABELLED
+        if signature is not None and signature.n_shingles and self.signatures is not None:
+            self.signatures.append(doc.doc_id, signature)
         # in the order of DOCS_SCHEMA
         self.docs.append(
             (
@@ -93,18 +147,25 @@ class ShardWriter:
                 labels.genre,
                 labels.genre_score,
                 labels.ai_cue,
+                signature.exact if signature is not None else None,
+                None,  # dup_cluster and dup_cluster_size: filled by the dedup pass after the scan
+                None,
             )
         )
         for hit in labels.hits:  # in the order of HITS_SCHEMA
             self.hits.append((hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence))
 
     def commit(self) -> None:
+        if self.signatures is not None:
+            self.signatures.commit()
         self.hits.commit()
         self.docs.commit()
 
     def abort(self) -> None:
         self.docs.abort()
         self.hits.abort()
+        if self.signatures is not None:
+            self.signatures.abort()
 
     def __enter__(self) -> ShardWriter:
         return self
