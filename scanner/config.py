@@ -81,11 +81,27 @@ class DedupConfig(_Strict):
     seed: int = Field(1, ge=0, description="seed of the permutations (datasketch's MinHash seed)")
     ngram: int = Field(5, ge=1, le=20, description="words per shingle")
     threshold: float = Field(0.8, gt=0.0, lt=1.0, description="Jaccard similarity at which two documents are copies")
+    false_negative_weight: float = Field(
+        0.9,
+        gt=0.0,
+        lt=1.0,
+        description="weight of missed pairs against false candidates (1 minus this) when choosing bands and rows "
+        "as datasketch does; every candidate is verified, so missing pairs is the costlier error",
+    )
     exact_above: int = Field(
         20_000,
         ge=0,
         description="documents with more shingles than this (books) keep their shingle hashes, and a pair of two "
         "such documents is verified by exact Jaccard instead of the signature estimate (0: never)",
+    )
+
+
+class ReportConfig(_Strict):
+    """What ``report.json`` aggregates."""
+
+    top: int = Field(20, ge=1, description="sources listed per trope and kind")
+    eval: str | None = Field(
+        None, description="tropescan eval --json output: adds error-adjusted prevalence with its interval"
     )
 
 
@@ -100,6 +116,7 @@ class ScanConfig(_Strict):
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
     classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @classmethod
     def build(cls, **values: object) -> ScanConfig:

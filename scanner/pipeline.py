@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner import __version__
 from scanner.config import ScanConfig
@@ -28,6 +28,9 @@ from scanner.readers.inputs import Ignored, InputFile, resolve_inputs, unique_sh
 from scanner.readers.stream import InputStream
 from scanner.stats import FileStats, totals
 from scanner.store.writer import ShardWriter
+
+if TYPE_CHECKING:
+    from scanner.classify.classifier import Classifier
 
 log = logging.getLogger("scanner")
 MANIFEST_VERSION = 1
@@ -266,7 +269,12 @@ def scan(
     validated before any input is read (an invalid one raises :class:`ConfigError`).
     """
     started = time.perf_counter()
+    if config.report.eval:  # refused before any input is read
+        from scanner.aggregate.adjust import load_eval
+
+        load_eval(Path(config.report.eval))
     classifier_info: dict[str, Any] | None = None
+    classifier: Classifier | None = None
     tiers_before: dict[str, int] = {}
     if labeler is None and config.classify.enabled:
         from scanner.classify.factory import build_classifier
@@ -274,6 +282,8 @@ def scan(
         classifier = build_classifier(config.classify)
         labeler, classifier_info = classifier, classifier.describe()
         tiers_before = dict(classifier.tier_totals)
+    elif labeler is not None and callable(getattr(labeler, "describe", None)):
+        classifier_info = labeler.describe()  # type: ignore[attr-defined]
     out = Path(config.out)
     files: list[FileStats] = []
     inputs: list[InputFile] = []
@@ -310,7 +320,7 @@ def scan(
         files.append(stats)
         if remaining is not None:
             remaining -= stats.records_read
-    if classifier_info is not None:  # how far the scan's passages went down the cascade
+    if classifier is not None and classifier_info is not None:  # how far passages went down the cascade
         totals_now = classifier.tier_totals
         classifier_info["passages_by_tier"] = {k: v - tiers_before.get(k, 0) for k, v in totals_now.items()}
     dedup: DedupSummary | None = None
@@ -327,6 +337,10 @@ def scan(
         dedup=dedup,
     )
     result.manifest = write_manifest(result)
+    from scanner.aggregate.report import build_report, write_report
+
+    report_eval = Path(config.report.eval) if config.report.eval else None
+    write_report(out, build_report(out, eval_file=report_eval, top=config.report.top))
     return result
 
 

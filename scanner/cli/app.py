@@ -29,12 +29,13 @@ def _root(
 
 
 def _register() -> None:
-    from scanner.cli import calibrate, classify, eval, scan, taxonomy
+    from scanner.cli import calibrate, classify, eval, report, scan, taxonomy
 
     app.command("scan")(scan.scan_command)
     app.command("classify")(classify.classify_command)
     app.command("eval")(eval.eval_command)
     app.command("calibrate")(calibrate.calibrate_command)
+    app.command("report")(report.report_command)
     app.add_typer(taxonomy.app, name="taxonomy")
 
 

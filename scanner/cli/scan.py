@@ -11,7 +11,7 @@ from rich.logging import RichHandler
 
 from scanner.cli import options
 from scanner.cli.console import make_console
-from scanner.config import FORMATS, DedupConfig, ReaderConfig, ScanConfig, SegmentConfig
+from scanner.config import FORMATS, DedupConfig, ReaderConfig, ReportConfig, ScanConfig, SegmentConfig
 from scanner.errors import ConfigError
 
 SAMPLE_DIR = Path("corpora") / "sample"
@@ -63,6 +63,9 @@ def scan_command(
         0.8, "--dedup-threshold", help="Jaccard similarity (word 5-grams) at which two documents are copies."
     ),
     num_perm: int = typer.Option(128, "--num-perm", help="MinHash permutations."),
+    eval_file: Path = typer.Option(
+        None, "--eval", help="tropescan eval --json output: report.json gains error-adjusted prevalence."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
     """Scan corpora into a results directory: docs/, hits/ and signatures/<shard>.parquet, manifest.json; then
@@ -92,6 +95,7 @@ def scan_command(
             ),
             segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
             dedup=DedupConfig(enabled=not no_dedup, threshold=dedup_threshold, num_perm=num_perm),
+            report=ReportConfig(eval=str(eval_file) if eval_file else None),
             classify=options.classify_config(
                 enabled=not no_classify,
                 taxonomy=taxonomy,

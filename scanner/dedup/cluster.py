@@ -231,7 +231,12 @@ def cluster_store(out: Path, shards: list[str], config: DedupConfig) -> DedupSum
     """Cluster the signed documents of ``shards`` (in this order) of the results store ``out`` and fill the
     cluster columns of their docs tables."""
     started = time.perf_counter()
-    bands, rows = optimal_params(config.threshold, config.num_perm)
+    bands, rows = optimal_params(
+        config.threshold,
+        config.num_perm,
+        false_positive_weight=round(1.0 - config.false_negative_weight, 6),
+        false_negative_weight=config.false_negative_weight,
+    )
     summary = DedupSummary(num_perm=config.num_perm, threshold=config.threshold, bands=bands, rows=rows)
     paths = [out / "signatures" / f"{s}.parquet" for s in shards]
     paths = [p for p in paths if p.is_file()]

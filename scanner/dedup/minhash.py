@@ -23,6 +23,7 @@ import numpy as np
 NGRAM = 5
 DEFAULT_NUM_PERM = 128
 DEFAULT_SEED = 1
+POWERS_KEPT = 1 << 23  # bytes of batch text whose hash powers stay cached (2 x 64 MiB)
 CHUNK_SHINGLES = 16_384  # rows of the shingles x permutations matrix computed at once (8 MiB at 128 permutations)
 
 _M64 = (1 << 64) - 1
@@ -141,6 +142,23 @@ class MinHasher:
         b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
         self.a = a[None, :]
         self.b = b[None, :]
+        self._pow = np.ones(1, dtype=np.uint64)
+        self._inv = np.ones(1, dtype=np.uint64)
+
+    def _powers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``P**i`` and ``P**-i`` modulo 2**64 for ``i < n`` (kept for the next batch up to ``POWERS_KEPT``)."""
+        if len(self._pow) >= n:
+            return self._pow[:n], self._inv[:n]
+        size = min(max(n, 2 * len(self._pow)), max(n, POWERS_KEPT))
+        made = []
+        with np.errstate(over="ignore"):
+            for base in (_P, _P_INV):
+                values = np.full(size, base, dtype=np.uint64)
+                values[0] = 1
+                made.append(np.cumprod(values, dtype=np.uint64))
+        if size <= POWERS_KEPT:
+            self._pow, self._inv = made
+        return made[0][:n], made[1][:n]
 
     def _shingle_hashes(self, normalized: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Every shingle's 32-bit hash over the batch, and the number of shingles of each text."""
@@ -172,12 +190,7 @@ class MinHasher:
         s, e = starts[first], ends[last]
         # polynomial prefix hash modulo 2**64 (numpy uint64 arithmetic wraps)
         with np.errstate(over="ignore"):
-            powers = np.full(len(data) + 1, _P, dtype=np.uint64)
-            powers[0] = 1
-            powers = np.cumprod(powers, dtype=np.uint64)
-            inverse = np.full(len(data) + 1, _P_INV, dtype=np.uint64)
-            inverse[0] = 1
-            inverse = np.cumprod(inverse, dtype=np.uint64)
+            powers, inverse = self._powers(len(data) + 1)
             prefix = np.zeros(len(data) + 1, dtype=np.uint64)
             np.cumsum((data.astype(np.uint64) + np.uint64(1)) * powers[:-1], dtype=np.uint64, out=prefix[1:])
             h = (prefix[e] - prefix[s]) * inverse[s]
@@ -193,9 +206,11 @@ class MinHasher:
         begins = ends - counts
         with np.errstate(over="ignore"):
             mixed = _fmix32(hv)
+            buffer = np.empty((min(CHUNK_SHINGLES, len(mixed)), self.num_perm), dtype=np.uint32)
             for lo in range(0, len(mixed), CHUNK_SHINGLES):
                 hi = min(lo + CHUNK_SHINGLES, len(mixed))
-                phv = mixed[lo:hi, None] * self.a + self.b  # (chunk, num_perm), wraps modulo 2**32
+                phv = np.multiply(mixed[lo:hi, None], self.a, out=buffer[: hi - lo])  # wraps modulo 2**32
+                np.add(phv, self.b, out=phv)
                 # the texts with shingles in [lo, hi): their segments clipped to the chunk
                 first = int(np.searchsorted(ends, lo, side="right"))
                 last = int(np.searchsorted(begins, hi, side="left"))
