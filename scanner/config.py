@@ -81,12 +81,21 @@ class DedupConfig(_Strict):
     seed: int = Field(1, ge=0, description="seed of the permutations (datasketch's MinHash seed)")
     ngram: int = Field(5, ge=1, le=20, description="words per shingle")
     threshold: float = Field(0.8, gt=0.0, lt=1.0, description="Jaccard similarity at which two documents are copies")
+    passage_threshold: float = Field(
+        0.9, gt=0.0, lt=1.0, description="Jaccard similarity at which two labelled passages are the same passage"
+    )
     false_negative_weight: float = Field(
         0.9,
         gt=0.0,
         lt=1.0,
         description="weight of missed pairs against false candidates (1 minus this) when choosing bands and rows "
         "as datasketch does; every candidate is verified, so missing pairs is the costlier error",
+    )
+    against: str | None = Field(
+        None, description="a saved dedup index (--save-index of earlier scans): documents it holds get earlier_dup"
+    )
+    save_index: str | None = Field(
+        None, description="write a dedup index of this scan's clusters (plus those of --against) to this directory"
     )
     exact_above: int = Field(
         20_000,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from scanner import __version__
 from scanner.config import ScanConfig
 from scanner.data import DocLabels, Document
 from scanner.dedup.cluster import DedupSummary, cluster_store
-from scanner.dedup.minhash import DocSignature, MinHasher, rows
+from scanner.dedup.minhash import MinHasher, Signatures, rows
 from scanner.errors import ShardError
 from scanner.extract.segment import segment
 from scanner.readers import reader_for
@@ -217,23 +218,44 @@ def _hasher(config: ScanConfig) -> MinHasher | None:
     return MinHasher(num_perm=d.num_perm, seed=d.seed, ngram=d.ngram, keep_above=d.exact_above)
 
 
+def _labelled_passages(doc: Document, labels: DocLabels | None) -> list[tuple[int, int]]:
+    """The spans of the passages holding a hit, in order."""
+    if labels is None or not labels.hits:
+        return []
+    starts = [p.start for p in doc.passages]
+    spans = set()
+    for hit in labels.hits:
+        i = bisect_right(starts, hit.start) - 1
+        if i >= 0:
+            spans.add((doc.passages[i].start, doc.passages[i].end))
+    return sorted(spans)
+
+
 def signed(
     pairs: Iterable[tuple[Document, DocLabels | None]], hasher: MinHasher | None
-) -> Iterator[tuple[Document, DocLabels | None, DocSignature | None]]:
-    """Each labelled document with its MinHash signature (``None`` for skipped records or without a hasher),
-    in order; signatures are computed ``BLOCK_DOCS`` documents at a time."""
+) -> Iterator[tuple[Document, DocLabels | None, Signatures | None]]:
+    """Each labelled document with its MinHash signature and those of its labelled passages (``None`` for
+    skipped records or without a hasher), in order; computed ``BLOCK_DOCS`` documents at a time."""
     if hasher is None:
         for doc, labels in pairs:
             yield doc, labels, None
         return
     block: list[tuple[Document, DocLabels | None]] = []
 
-    def flush() -> Iterator[tuple[Document, DocLabels | None, DocSignature | None]]:
+    def flush() -> Iterator[tuple[Document, DocLabels | None, Signatures | None]]:
         assert hasher is not None
-        readable = [d.text for d, _ in block if d.skip_reason is None]
-        got = iter(rows(hasher.sign(readable))) if readable else iter(())
+        readable = [(d, labels) for d, labels in block if d.skip_reason is None]
+        docs = iter(rows(hasher.sign([d.text for d, _ in readable]))) if readable else iter(())
+        spans = [_labelled_passages(d, labels) for d, labels in readable]
+        texts = [d.text[s:e] for (d, _), doc_spans in zip(readable, spans, strict=True) for s, e in doc_spans]
+        passages = iter(rows(hasher.sign(texts))) if texts else iter(())
+        per_doc = iter(spans)
         for d, labels in block:
-            yield d, labels, (next(got) if d.skip_reason is None else None)
+            if d.skip_reason is not None:
+                yield d, labels, None
+                continue
+            mine = {s: next(passages) for s, _ in next(per_doc)}
+            yield d, labels, Signatures(next(docs), mine)
 
     for pair in pairs:
         block.append(pair)
@@ -269,7 +291,11 @@ def scan(
     validated before any input is read (an invalid one raises :class:`ConfigError`).
     """
     started = time.perf_counter()
-    if config.report.eval:  # refused before any input is read
+    if config.dedup.enabled and config.dedup.against:  # refused before any input is read
+        from scanner.dedup.index import check_index
+
+        check_index(Path(config.dedup.against), config.dedup)
+    if config.report.eval:
         from scanner.aggregate.adjust import load_eval
 
         load_eval(Path(config.report.eval))

@@ -47,7 +47,13 @@ def test_scan_writes_the_results_layout(runner: CliRunner, tmp_path: Path) -> No
     assert docs["domain"].to_list() == ["example.co.uk", "example.com"]
     assert docs["dataset"].to_list() == ["mine", "mine"]
     hits = pl.read_parquet(out / "hits" / "in.jsonl.parquet")
-    assert hits.columns == ["doc_id", "start", "end", "trope", "score", "stage", "evidence"]
+    assert hits.columns == [
+        "doc_id", "start", "end", "trope", "score", "stage", "evidence",
+        "passage_start", "passage_end", "passage_cluster", "passage_cluster_size",
+    ]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "docs", "hits", "manifest.json", "passages", "report.json", "signatures",
+    ]  # fmt: skip
     assert not list(out.rglob("*.tmp"))
 
 

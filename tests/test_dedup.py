@@ -157,7 +157,7 @@ def test_scan_clusters_near_duplicates_and_names_them_by_their_first_document(tm
     summary = result.manifest["dedup"]
     assert (summary["docs_signed"], summary["duplicate_clusters"], summary["docs_in_duplicate_clusters"]) == (7, 2, 5)
     assert (summary["bands"], summary["rows"]) == (14, 9)  # recall-weighted: see docs/dedup.md
-    assert not (result.out / ".dedup").exists()
+    assert not any(result.out.glob(".dedup*"))
     assert pq.read_table(result.out / "signatures" / "pages.jsonl.parquet").num_rows == 7
 
 
@@ -182,3 +182,49 @@ def test_no_dedup_writes_no_signatures_and_leaves_the_columns_null(tmp_path: Pat
 def test_dedup_config_is_validated() -> None:
     with pytest.raises(ValueError, match="threshold"):
         DedupConfig(threshold=1.5)
+
+
+def test_incremental_index_finds_copies_of_earlier_scans(tmp_path: Path) -> None:
+    path, rows = _corpus(tmp_path)
+    index = tmp_path / "index"
+    first = run_scan(path, tmp_path / "first", classify={"enabled": False}, dedup={"save_index": str(index)})
+    meta = json.loads((index / "index.json").read_text(encoding="utf-8"))
+    assert meta["entries"] == first.manifest["dedup"]["clusters"] == 4  # a, b, c, near
+    assert meta["scans"] == ["first"] and meta["settings"]["num_perm"] == 128
+    a1 = {r["record_id"]: r["doc_id"] for r in read_docs(first.out).to_pylist()}["a1"]
+
+    rng = random.Random(2)
+    later = tmp_path / "later.jsonl"
+    later.write_text(
+        "".join(
+            json.dumps({"id": k, "text": v}) + "\n"
+            for k, v in [("copy_of_a", _edit(rows["a1"], rng, 0.01)), ("new", _text(rng, 300)), ("c_again", rows["c"])]
+        ),
+        encoding="utf-8",
+    )
+    index2 = tmp_path / "index2"
+    dedup = {"against": str(index), "save_index": str(index2)}
+    second = run_scan(later, tmp_path / "second", classify={"enabled": False}, dedup=dedup)
+    docs = {r["record_id"]: r for r in read_docs(second.out).to_pylist()}
+    assert docs["copy_of_a"]["earlier_dup"] == a1
+    assert docs["new"]["earlier_dup"] is None
+    assert docs["c_again"]["earlier_dup"] is not None
+    summary = second.manifest["dedup"]
+    assert summary["earlier_index"]["docs_matched"] == 2 and summary["earlier_index"]["entries"] == 4
+    assert summary["saved_index"]["entries"] == 5  # the four earlier entries and the new document
+    report = json.loads((second.out / "report.json").read_text(encoding="utf-8"))
+    assert report["totals"]["docs_in_earlier_scans"] == 2
+    assert json.loads((index2 / "index.json").read_text(encoding="utf-8"))["scans"] == ["first", "second"]
+
+
+def test_an_index_made_with_other_settings_is_refused_before_reading(tmp_path: Path) -> None:
+    from scanner.errors import ConfigError
+
+    path, _ = _corpus(tmp_path)
+    index = tmp_path / "index"
+    run_scan(path, tmp_path / "first", classify={"enabled": False}, dedup={"save_index": str(index)})
+    with pytest.raises(ConfigError, match="num_perm"):
+        run_scan(path, tmp_path / "second", classify={"enabled": False}, dedup={"against": str(index), "num_perm": 64})
+    assert not (tmp_path / "second").exists()
+    with pytest.raises(ConfigError, match="not a tropescan dedup index"):
+        run_scan(path, tmp_path / "third", classify={"enabled": False}, dedup={"against": str(tmp_path / "none")})

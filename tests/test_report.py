@@ -132,6 +132,24 @@ def test_alignment_balance_by_source(stub_scan: ScanResult) -> None:
     ]
 
 
+def test_most_copied_passages_and_passage_clusters_in_hits(stub_scan: ScanResult) -> None:
+    import pyarrow.parquet as pq
+
+    report = json.loads((stub_scan.out / "report.json").read_text(encoding="utf-8"))
+    copied = report["tropes"]["shutdown_resistance"]["most_copied_passages"]
+    assert len(copied) == 1
+    assert (copied[0]["copies"], copied[0]["docs_with_trope"], copied[0]["domain"]) == (3, 3, "alpha.example")
+    assert copied[0]["passage"] == f"{copied[0]['doc_id']}:{copied[0]['start']}"
+    assert report["tropes"]["corrigible_ai"]["most_copied_passages"] == []
+    assert report["totals"]["labelled_passages"] == 8
+    assert report["totals"]["labelled_passage_duplicate_clusters"] == 1
+    hits = pq.read_table(stub_scan.out / "hits" / "web.jsonl.parquet").to_pylist()
+    for hit in hits:
+        assert hit["passage_start"] <= hit["start"] < hit["end"] <= hit["passage_end"]
+        assert hit["passage_cluster_size"] >= 1 and hit["passage_cluster"]
+    assert sorted(h["passage_cluster_size"] for h in hits) == [1] * 5 + [3] * 3
+
+
 def test_gini() -> None:
     assert gini([5, 5, 5, 5]) == 0.0
     assert gini([0, 0, 0, 10]) == 0.75

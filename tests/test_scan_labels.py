@@ -18,6 +18,7 @@ from scanner.cli.app import _register, app
 from scanner.config import ScanConfig
 from scanner.evaluate.gold import load_gold
 from scanner.pipeline import ScanResult, iter_documents
+from scanner.store.schema import HITS_SCHEMA
 from scanner.taxonomy.load import load_taxonomy, taxonomy_hash
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ def texts() -> dict[str, str]:
 
 def test_sample_scan_writes_hits_for_all_ten_tropes(sample_scan: ScanResult, hits: pl.DataFrame) -> None:
     assert sample_scan.exit_code == 0
-    assert hits.columns == ["doc_id", "start", "end", "trope", "score", "stage", "evidence"]
+    assert hits.columns == HITS_SCHEMA.names
     assert set(hits["trope"].to_list()) == set(TROPES)
     assert hits.height >= 20
     # every shard has a hits file, even where it is empty
@@ -116,7 +117,7 @@ def test_every_hit_names_the_rule_or_the_exemplar_behind_it(hits: pl.DataFrame) 
 def test_genre_of_read_and_skipped_documents(docs: pl.DataFrame) -> None:
     read = docs.filter(pl.col("skip_reason").is_null())
     skipped = docs.filter(pl.col("skip_reason").is_not_null())
-    assert read.height == 51 and skipped.height == 26
+    assert read.height == 53 and skipped.height == 26
     assert set(read["genre"].to_list()) == {"fiction", "nonfiction"}
     for row in read.iter_rows(named=True):
         assert 0.0 <= row["genre_score"] <= 1.0
@@ -188,9 +189,9 @@ def test_no_classify_scan(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     hits = pl.read_parquet(out / "hits" / "*.parquet")
     assert hits.height == 0
-    assert hits.columns == ["doc_id", "start", "end", "trope", "score", "stage", "evidence"]
+    assert hits.columns == HITS_SCHEMA.names
     docs = pl.read_parquet(out / "docs" / "*.parquet")
-    assert docs.height == 77
+    assert docs.height == 79
     for column in ("genre", "genre_score", "ai_cue"):
         assert docs[column].null_count() == docs.height, column
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -199,7 +200,7 @@ def test_no_classify_scan(tmp_path: Path) -> None:
     counts = manifest["counts"]
     assert (counts["ai_cue_docs"], counts["docs_by_genre"], counts["docs_by_trope"]) == (0, {}, {})
     assert counts["passages_by_trope"] == {}
-    assert counts["records_read"] == 51
+    assert counts["records_read"] == 53
 
 
 def test_two_scans_write_identical_parquet(sample_scan: ScanResult, tmp_path: Path) -> None:

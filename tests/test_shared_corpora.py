@@ -144,3 +144,23 @@ def test_manifest_is_json_with_sha256(shared_scan: ScanResult) -> None:
         "5cb22a7ab6d90664d69d5d17bdb4054b8eccc9b0a3b0e766dbf6469f32613221"
     )
     assert names["jwarc__cc.warc.gz"]["size"] == 5392
+
+
+def test_real_corpora_dedup_and_report(shared_scan: ScanResult) -> None:
+    """Near-duplicates among the real pages are clustered, no two books share a cluster, and report.json holds
+    raw and deduplicated prevalence with sources for every trope."""
+    docs = pl.read_parquet(shared_scan.out / "docs" / "*.parquet").filter(pl.col("skip_reason").is_null())
+    assert docs["dup_cluster"].null_count() == 0
+    books = docs.filter(pl.col("format") == "text")
+    assert books["dup_cluster"].n_unique() == 23 and books["dup_cluster_size"].max() == 1
+    dedup = shared_scan.manifest["dedup"]
+    assert dedup["duplicate_clusters"] >= 1 and dedup["docs_signed"] == docs.height
+    report = json.loads((shared_scan.out / "report.json").read_text(encoding="utf-8"))
+    assert report["totals"]["docs"] == docs.height
+    assert report["totals"]["clusters"] == docs["dup_cluster"].n_unique() < docs.height
+    assert len(report["tropes"]) == 10
+    labelled = [t for t in report["tropes"].values() if t["docs"]]
+    assert labelled, "the rules label some of the robot stories"
+    for trope in labelled:
+        assert trope["docs_dedup"] <= trope["docs"] and trope["ci95"][0] <= trope["per_million_docs"]
+        assert trope["top_sources"]["dataset"]

@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 REPORT_VERSION = 1
 DEFAULT_TOP = 20
-_DOC_COLUMNS = ["doc_id", "domain", "dataset", "shard", "title", "author", "genre", "dup_cluster", "n_chars"]
+MOST_COPIED = 10
+_DOC_COLUMNS = [
+    "doc_id", "url", "domain", "dataset", "shard", "title", "author", "genre", "dup_cluster", "earlier_dup", "n_chars",
+]  # fmt: skip
 
 
 def _per_million(count: int, total: int) -> float | None:
@@ -65,6 +68,43 @@ def _passages(hits: pl.LazyFrame, docs: list[Path]) -> pl.DataFrame:
     )
 
 
+def _most_copied(hits_files: list[Path], read: pl.LazyFrame, *, top: int) -> dict[str, list[dict[str, Any]]]:
+    """Per trope, its labelled passages with the most near-identical copies among the labelled passages."""
+    frame = (
+        pl.scan_parquet(hits_files)
+        .filter(pl.col("passage_cluster_size") > 1)
+        .select("trope", "doc_id", "passage_start", "passage_cluster", "passage_cluster_size")
+        .unique()
+        .group_by("trope", "passage_cluster")
+        .agg(
+            pl.col("passage_cluster_size").first().alias("copies"),
+            pl.col("doc_id").n_unique().alias("docs_with_trope"),
+        )
+        .with_columns(
+            pl.col("passage_cluster").str.split_exact(":", 1).struct.rename_fields(["doc_id", "start"]).alias("at")
+        )
+        .unnest("at")
+        .join(read.select("doc_id", "url", "domain"), on="doc_id", how="left")
+        .sort(["trope", "copies", "passage_cluster"], descending=[False, True, False])
+        .collect()
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (trope,), group in frame.group_by("trope", maintain_order=True):
+        out[str(trope)] = [
+            {
+                "passage": r["passage_cluster"],
+                "doc_id": r["doc_id"],
+                "start": int(r["start"]),
+                "url": r["url"],
+                "domain": r["domain"],
+                "copies": r["copies"],
+                "docs_with_trope": r["docs_with_trope"],
+            }
+            for r in group.head(top).iter_rows(named=True)
+        ]
+    return out
+
+
 def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT_TOP) -> dict[str, Any]:
     """Aggregate the results store ``out`` (its manifest, docs and hits tables)."""
     manifest = read_manifest(out)
@@ -84,7 +124,9 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
         pl.col("n_chars").sum().alias("chars"),
         pl.col("dup_cluster").n_unique().alias("clusters"),
         pl.col("dup_cluster").null_count().alias("unclustered"),
+        pl.col("earlier_dup").is_not_null().sum().alias("earlier"),
     ).collect()
+    against = bool(dedup and dedup.get("earlier_index"))
     n_docs, n_chars = int(summary["docs"][0]), int(summary["chars"][0] or 0)
     clustered = dedup is not None and int(summary["unclustered"][0]) < n_docs
     # documents without a signature (no words) count as their own cluster
@@ -96,6 +138,7 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
         if hits_files
         else pl.LazyFrame(schema={"doc_id": pl.String, "start": pl.Int32, "trope": pl.String})
     )
+    copied = _most_copied(hits_files, read, top=MOST_COPIED) if hits_files else {}
     labelled = (
         hits.select("doc_id", "trope")
         .unique()
@@ -141,9 +184,11 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
             "per_million_chars": _per_million(chars, n_chars),
             "ci95": [round(1e6 * interval[0], 1), round(1e6 * interval[1], 1)] if interval else None,
             "amplification": round(docs / docs_dedup, 4) if docs_dedup else None,
+            "docs_in_earlier_scans": int(mine["earlier_dup"].is_not_null().sum()) if against else None,
             "by_genre": {},
             "top_sources": {},
             "concentration": {},
+            "most_copied_passages": copied.get(trope, []),
         }
         for genre, group in sorted(mine.group_by("genre"), key=lambda g: str(g[0][0])):
             name = str(genre[0]) if genre[0] is not None else "unknown"
@@ -194,6 +239,11 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
             "clusters": n_clusters if clustered else None,
             "duplicate_clusters": dedup["duplicate_clusters"] if dedup else None,
             "docs_in_duplicate_clusters": dedup["docs_in_duplicate_clusters"] if dedup else None,
+            "docs_in_earlier_scans": int(summary["earlier"][0]) if against else None,
+            "labelled_passages": (dedup.get("passages") or {}).get("docs_signed") if dedup else None,
+            "labelled_passage_duplicate_clusters": (dedup.get("passages") or {}).get("duplicate_clusters")
+            if dedup
+            else None,
         },
         "tropes": per_trope,
         "alignment_by_source": {

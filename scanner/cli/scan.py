@@ -63,6 +63,12 @@ def scan_command(
         0.8, "--dedup-threshold", help="Jaccard similarity (word 5-grams) at which two documents are copies."
     ),
     num_perm: int = typer.Option(128, "--num-perm", help="MinHash permutations."),
+    against: Path = typer.Option(
+        None, "--against", help="A dedup index of earlier scans: documents it holds get earlier_dup."
+    ),
+    save_index: Path = typer.Option(
+        None, "--save-index", help="Write a dedup index of this scan (plus --against's entries) to this directory."
+    ),
     eval_file: Path = typer.Option(
         None, "--eval", help="tropescan eval --json output: report.json gains error-adjusted prevalence."
     ),
@@ -94,7 +100,13 @@ def scan_command(
                 }
             ),
             segment=SegmentConfig(min_chars=min_chars, max_chars=max_chars),
-            dedup=DedupConfig(enabled=not no_dedup, threshold=dedup_threshold, num_perm=num_perm),
+            dedup=DedupConfig(
+                enabled=not no_dedup,
+                threshold=dedup_threshold,
+                num_perm=num_perm,
+                against=str(against) if against else None,
+                save_index=str(save_index) if save_index else None,
+            ),
             report=ReportConfig(eval=str(eval_file) if eval_file else None),
             classify=options.classify_config(
                 enabled=not no_classify,

@@ -2,9 +2,9 @@
 
 After a scan, every document with text has a row in ``signatures/<shard>.parquet``. Clustering:
 
-1. **Bands.** Each signature's LSH band hashes go to one Parquet table ``(band, hash, doc)``, written shard by
+1. **Bands.** Each signature's LSH band hashes go to one Parquet table per band ``(hash, doc)``, written shard by
    shard (``doc`` numbers the signed documents in shard order, then row order).
-2. **Candidates.** polars groups that table by ``(band, hash)`` (streaming engine); in each group of two or more
+2. **Candidates.** polars groups each band's table by hash, one band at a time; in each group of two or more
    documents, sorted, every member is paired with the first (a star) and with the one before it (a chain): linear
    in the group's size, and enough to connect a group of copies.
 3. **Verification.** Each candidate pair is kept only when its Jaccard similarity reaches the threshold: estimated
@@ -25,7 +25,7 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner.config import DedupConfig
+from scanner.dedup.index import IndexWriter, SavedIndex
 from scanner.dedup.lsh import band_hashes, optimal_params
+from scanner.dedup.minhash import passage_id
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
 EDGE_CHUNK = 262_144
-BANDS_SCHEMA = pa.schema([("band", pa.uint16()), ("hash", pa.uint64()), ("doc", pa.uint32())])
+BANDS_SCHEMA = pa.schema([("hash", pa.uint64()), ("doc", pa.uint32())])
 
 
 @dataclass(slots=True)
@@ -60,11 +62,15 @@ class DedupSummary:
     duplicate_clusters: int = 0
     docs_in_duplicate_clusters: int = 0
     largest_cluster: int = 0
-    seconds: float = 0.0  # wall time: goes to the manifest's timing, not here
+    passages: dict[str, Any] | None = None  # the same for the labelled passages
+    earlier_index: dict[str, Any] | None = None  # --against: the index and how many documents it held
+    saved_index: dict[str, Any] | None = None  # --save-index: where, how many entries
+    seconds: float = 0.0  # wall times: to the manifest's timing, not here
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["seconds"]
+        del data["seconds"], data["phase_seconds"]
         return data
 
 
@@ -77,42 +83,48 @@ def _as_matrix(column: pa.Array, num_perm: int) -> np.ndarray:
     return np.asarray(values, dtype=np.uint32).reshape(-1, num_perm)
 
 
-def _write_bands(paths: list[Path], bands_path: Path, num_perm: int, bands: int, rows: int) -> int:
-    """The band table; returns the number of signed documents."""
+def _write_bands(paths: list[Path], work: Path, num_perm: int, bands: int, rows: int) -> int:
+    """One band table per band (``work/band-K.parquet``: hash, doc); returns the number of signed documents."""
     offset = 0
-    with pq.ParquetWriter(bands_path, BANDS_SCHEMA, compression="zstd") as writer:
+    writers = [pq.ParquetWriter(work / f"band-{k:03d}.parquet", BANDS_SCHEMA, compression="zstd") for k in range(bands)]
+    try:
         for path in paths:
             for batch in _minhash_batches(path, num_perm, ["minhash"]):
                 sig = _as_matrix(batch.column(0), num_perm)
                 hashes = band_hashes(sig, bands, rows)  # (n, bands)
-                n = len(sig)
-                doc = np.repeat(np.arange(offset, offset + n, dtype=np.uint32), bands)
-                band = np.tile(np.arange(bands, dtype=np.uint16), n)
-                writer.write_table(
-                    pa.Table.from_arrays(
-                        [pa.array(band), pa.array(hashes.reshape(-1)), pa.array(doc)], schema=BANDS_SCHEMA
-                    )
-                )
-                offset += n
+                doc = pa.array(np.arange(offset, offset + len(sig), dtype=np.uint32))
+                for k, writer in enumerate(writers):
+                    writer.write_table(pa.Table.from_arrays([pa.array(hashes[:, k]), doc], schema=BANDS_SCHEMA))
+                offset += len(sig)
+    finally:
+        for writer in writers:
+            writer.close()
     return offset
 
 
-def _candidate_pairs(bands_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Star and chain pairs of every band bucket with two or more documents, unique, sorted."""
+def _candidate_pairs(work: Path, bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """Star and chain pairs of every band bucket with two or more documents, unique, sorted. One band at a
+    time, so memory follows the documents of one band table, not all of them."""
     import polars as pl
 
-    groups = (
-        pl.scan_parquet(bands_path)
-        .group_by("band", "hash")
-        .agg(pl.col("doc").sort().alias("docs"))
-        .filter(pl.col("docs").list.len() > 1)
-    )
-    star = groups.select(pl.col("docs").list.first().alias("a"), pl.col("docs").list.slice(1).alias("b")).explode("b")
-    chain = groups.select(
-        pl.col("docs").list.slice(0, pl.col("docs").list.len() - 1).alias("a"),
-        pl.col("docs").list.slice(1).alias("b"),
-    ).explode("a", "b")
-    edges = pl.concat([star, chain]).unique().sort("a", "b").collect(engine="streaming")
+    found: list[pl.DataFrame] = []
+    for k in range(bands):
+        groups = (
+            pl.scan_parquet(work / f"band-{k:03d}.parquet")
+            .filter(pl.col("hash").is_duplicated())  # most buckets hold one document: drop them first
+            .group_by("hash")
+            .agg(pl.col("doc").sort().alias("docs"))
+            .filter(pl.col("docs").list.len() > 1)
+        )
+        star = groups.select(pl.col("docs").list.first().alias("a"), pl.col("docs").list.slice(1).alias("b")).explode(
+            "b"
+        )
+        chain = groups.select(
+            pl.col("docs").list.slice(0, pl.col("docs").list.len() - 1).alias("a"),
+            pl.col("docs").list.slice(1).alias("b"),
+        ).explode("a", "b")
+        found.append(pl.concat([star, chain]).unique().collect(engine="streaming"))
+    edges = pl.concat(found).unique().sort("a", "b") if found else pl.DataFrame({"a": [], "b": []})
     return edges["a"].to_numpy().astype(np.int64), edges["b"].to_numpy().astype(np.int64)
 
 
@@ -149,7 +161,8 @@ def _verify(a: np.ndarray, b: np.ndarray, paths: list[Path], config: DedupConfig
     for lo in range(0, len(a), EDGE_CHUNK):
         hi = lo + EDGE_CHUNK
         similarity[lo:hi] = (sigs[ia[lo:hi]] == sigs[ib[lo:hi]]).mean(axis=1)
-    for k in range(len(a)):
+    has = np.array([k is not None for k in kept], dtype=bool)
+    for k in np.flatnonzero(has[ia] & has[ib]):
         ka, kb = kept[ia[k]], kept[ib[k]]
         if ka is not None and kb is not None:
             inter = len(np.intersect1d(ka, kb, assume_unique=True))
@@ -191,45 +204,68 @@ def _doc_ids(paths: list[Path], wanted: np.ndarray) -> dict[int, str]:
     return found
 
 
-def _rewrite_docs(
-    docs_path: Path,
+def _fill(
+    table_path: Path,
     sig_path: Path,
     offset: int,
-    component: np.ndarray,
-    sizes: np.ndarray,
+    clustering: Clustering,
     names: dict[int, str],
-    first_of: np.ndarray,
+    *,
+    kind: str,
+    earlier: dict[str, str | None] | None = None,
 ) -> int:
-    """Fill ``dup_cluster`` and ``dup_cluster_size`` of one shard's docs table; returns its signed rows."""
+    """Fill the cluster columns of one shard's docs (``kind="docs"``: ``dup_cluster``, keyed by ``doc_id``) or hits
+    table (``"hits"``: ``passage_cluster``, keyed by ``doc_id:passage_start``); returns the shard's signed rows."""
     ids = pq.read_table(sig_path, columns=["doc_id"]).column(0).to_pylist()
     n = len(ids)
-    comp = component[offset : offset + n]
-    size = sizes[comp]
+    comp = clustering.component[offset : offset + n]
+    size = clustering.sizes[comp]
     cluster_of: dict[str, tuple[str, int]] = {}
-    for doc_id, c, s in zip(ids, comp.tolist(), size.tolist(), strict=True):
-        cluster_of[doc_id] = (doc_id if s == 1 else names[int(first_of[c])], s)
-    table = pq.read_table(docs_path)
-    doc_ids = table.column("doc_id").to_pylist()
-    clusters = [cluster_of.get(d, (None, None)) for d in doc_ids]
+    for key, c, s in zip(ids, comp.tolist(), size.tolist(), strict=True):
+        cluster_of[key] = (key if s == 1 else names[int(clustering.first[c])], s)
+    table = pq.read_table(table_path)
+    if kind == "docs":
+        keys: list[str | None] = table.column("doc_id").to_pylist()
+        name_col, size_col = "dup_cluster", "dup_cluster_size"
+    else:
+        starts = table.column("passage_start").to_pylist()
+        keys = [
+            None if s is None else passage_id(d, s)
+            for d, s in zip(table.column("doc_id").to_pylist(), starts, strict=True)
+        ]
+        name_col, size_col = "passage_cluster", "passage_cluster_size"
+    clusters = [cluster_of.get(k, (None, None)) if k is not None else (None, None) for k in keys]
     table = table.set_column(
-        table.schema.get_field_index("dup_cluster"), "dup_cluster", pa.array([c[0] for c in clusters], pa.string())
+        table.schema.get_field_index(name_col), name_col, pa.array([c[0] for c in clusters], pa.string())
     )
     table = table.set_column(
-        table.schema.get_field_index("dup_cluster_size"),
-        "dup_cluster_size",
-        pa.array([c[1] for c in clusters], pa.int64()),
+        table.schema.get_field_index(size_col), size_col, pa.array([c[1] for c in clusters], pa.int64())
     )
+    if earlier is not None:
+        column = [earlier.get(k) if k is not None else None for k in keys]
+        table = table.set_column(
+            table.schema.get_field_index("earlier_dup"), "earlier_dup", pa.array(column, pa.string())
+        )
     from scanner.store.writer import ROW_GROUP_ROWS
 
-    tmp = docs_path.with_name(f".{docs_path.name}.tmp")
+    tmp = table_path.with_name(f".{table_path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True)
-    tmp.replace(docs_path)
+    tmp.replace(table_path)
     return n
 
 
-def cluster_store(out: Path, shards: list[str], config: DedupConfig) -> DedupSummary:
-    """Cluster the signed documents of ``shards`` (in this order) of the results store ``out`` and fill the
-    cluster columns of their docs tables."""
+@dataclass(frozen=True, slots=True)
+class Clustering:
+    """Per signed document (global number) its component; per component its size and first document."""
+
+    component: np.ndarray
+    sizes: np.ndarray
+    first: np.ndarray
+
+
+def cluster_signatures(paths: list[Path], config: DedupConfig, work: Path) -> tuple[Clustering, DedupSummary]:
+    """Bands, candidates, verification and components over the signature tables ``paths`` (in this order);
+    ``work`` is a scratch directory for the band tables (emptied and removed)."""
     started = time.perf_counter()
     bands, rows = optimal_params(
         config.threshold,
@@ -238,40 +274,113 @@ def cluster_store(out: Path, shards: list[str], config: DedupConfig) -> DedupSum
         false_negative_weight=config.false_negative_weight,
     )
     summary = DedupSummary(num_perm=config.num_perm, threshold=config.threshold, bands=bands, rows=rows)
-    paths = [out / "signatures" / f"{s}.parquet" for s in shards]
-    paths = [p for p in paths if p.is_file()]
-    work = out / ".dedup"
-    work.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     try:
-        n = _write_bands(paths, work / "bands.parquet", config.num_perm, bands, rows)
-        summary.docs_signed = n
-        a, b = _candidate_pairs(work / "bands.parquet")
+        n = _write_bands(paths, work, config.num_perm, bands, rows)
+        summary.phase_seconds["bands"] = time.perf_counter() - started
+        a, b = _candidate_pairs(work, bands)
+        summary.phase_seconds["candidates"] = time.perf_counter() - started - sum(summary.phase_seconds.values())
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    summary.docs_signed = n
     summary.candidate_pairs = len(a)
     keep = _verify(a, b, paths, config, summary)
     summary.verified_pairs = int(keep.sum())
     summary.rejected_pairs = len(a) - summary.verified_pairs
+    summary.phase_seconds["verify"] = time.perf_counter() - started - sum(summary.phase_seconds.values())
     component, sizes = _components(n, a[keep], b[keep])
-    _, first_of = np.unique(component, return_index=True)
-    duplicate = np.flatnonzero(sizes > 1)
-    names = _doc_ids(paths, np.sort(first_of[duplicate]))
+    _, first = np.unique(component, return_index=True)
+    summary.phase_seconds["components"] = time.perf_counter() - started - sum(summary.phase_seconds.values())
+    duplicate = sizes > 1
     summary.clusters = len(sizes)
-    summary.duplicate_clusters = len(duplicate)
+    summary.duplicate_clusters = int(duplicate.sum())
     summary.docs_in_duplicate_clusters = int(sizes[duplicate].sum())
     summary.largest_cluster = int(sizes.max()) if len(sizes) else 0
+    return Clustering(component, sizes, first), summary
+
+
+def _earlier(sig_path: Path, index: SavedIndex, config: DedupConfig) -> dict[str, str | None]:
+    """Per signed document of one shard, the earlier scans' entry it copies (or ``None``)."""
+    found: dict[str, str | None] = {}
+    for batch in _minhash_batches(sig_path, config.num_perm, ["doc_id", "minhash"]):
+        matches = index.match(_as_matrix(batch.column(1), config.num_perm), config.threshold, config.seed)
+        found.update(zip(batch.column(0).to_pylist(), matches, strict=True))
+    return found
+
+
+def _save_index(
+    paths: list[Path], clustering: Clustering, earlier: set[int], config: DedupConfig, scan_name: str,
+    previous: SavedIndex | None,
+) -> int:  # fmt: skip
+    """The index of ``--save-index``: the previous entries, then the first document of each cluster of this
+    scan whose cluster holds no copy of an earlier entry."""
+    assert config.save_index is not None
+    writer = IndexWriter(Path(config.save_index), config)
+    if previous is not None:
+        writer.add_previous(previous)
+    known = np.isin(clustering.component, clustering.component[sorted(earlier)]) if earlier else None
     offset = 0
+    for path in paths:
+        for batch in _minhash_batches(path, config.num_perm, ["doc_id", "minhash"]):
+            n = batch.num_rows
+            glob = np.arange(offset, offset + n)
+            keep = clustering.first[clustering.component[glob]] == glob
+            if known is not None:
+                keep &= ~known[glob]
+            rows = np.flatnonzero(keep)
+            if len(rows):
+                ids = batch.column(0).to_pylist()
+                writer.add([ids[i] for i in rows], scan_name, _as_matrix(batch.column(1), config.num_perm)[rows])
+            offset += n
+    return writer.close()
+
+
+def _cluster_kind(
+    out: Path, shards: list[str], config: DedupConfig, *, kind: str, index: SavedIndex | None = None
+) -> DedupSummary:
+    signatures = "signatures" if kind == "docs" else "passages"
+    paths = [out / signatures / f"{s}.parquet" for s in shards]
+    paths = [p for p in paths if p.is_file()]
+    if kind == "hits":
+        config = config.model_copy(update={"threshold": config.passage_threshold})
+    clustering, summary = cluster_signatures(paths, config, out / f".dedup-{kind}")
+    names = _doc_ids(paths, np.sort(clustering.first[clustering.sizes > 1]))
+    offset = 0
+    matched: set[int] = set()
     for shard in shards:
-        sig_path = out / "signatures" / f"{shard}.parquet"
-        docs_path = out / "docs" / f"{shard}.parquet"
-        if sig_path.is_file() and docs_path.is_file():
-            offset += _rewrite_docs(docs_path, sig_path, offset, component, sizes, names, first_of)
+        sig_path = out / signatures / f"{shard}.parquet"
+        table_path = out / kind / f"{shard}.parquet"
+        if sig_path.is_file() and table_path.is_file():
+            earlier = _earlier(sig_path, index, config) if index is not None and kind == "docs" else None
+            if earlier is not None:
+                matched.update(offset + i for i, v in enumerate(earlier.values()) if v is not None)
+            offset += _fill(table_path, sig_path, offset, clustering, names, kind=kind, earlier=earlier)
+    if index is not None and kind == "docs":
+        summary.earlier_index = {"path": str(index.path), "entries": len(index.keys), "docs_matched": len(matched)}
+    if config.save_index and kind == "docs":
+        entries = _save_index(paths, clustering, matched, config, out.name, index)
+        summary.saved_index = {"path": config.save_index, "entries": entries}
+    return summary
+
+
+def cluster_store(out: Path, shards: list[str], config: DedupConfig) -> DedupSummary:
+    """Cluster the signed documents of ``shards`` (in this order) of the results store ``out`` and fill the
+    cluster columns of their docs tables; then the same for the labelled passages (``passages/``, at
+    ``passage_threshold``) and the hits tables."""
+    started = time.perf_counter()
+    index = SavedIndex.load(Path(config.against), config) if config.against else None
+    summary = _cluster_kind(out, shards, config, kind="docs", index=index)
+    passages = _cluster_kind(out, shards, config, kind="hits")
+    summary.passages = passages.to_json()
     summary.seconds = round(time.perf_counter() - started, 3)
     log.info(
-        "dedup: %d documents, %d candidate pairs, %d verified, %d clusters with copies",
-        n,
+        "dedup: %d documents, %d candidate pairs, %d verified, %d clusters with copies; %d labelled passages in "
+        "%d clusters of copies",
+        summary.docs_signed,
         summary.candidate_pairs,
         summary.verified_pairs,
         summary.duplicate_clusters,
+        passages.docs_signed,
+        passages.duplicate_clusters,
     )
     return summary

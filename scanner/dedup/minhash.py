@@ -114,6 +114,19 @@ class DocSignature:
     shingles: np.ndarray | None  # sorted distinct shingle hashes, kept for long documents only
 
 
+@dataclass(frozen=True, slots=True)
+class Signatures:
+    """A document's signature and those of its labelled passages (by passage start)."""
+
+    doc: DocSignature
+    passages: dict[int, DocSignature]
+
+
+def passage_id(doc_id: str, start: int) -> str:
+    """How a passage is named in ``passages/<shard>.parquet`` and in cluster names: ``doc_id:start``."""
+    return f"{doc_id}:{start}"
+
+
 def rows(signed: Signed) -> list[DocSignature]:
     """The batch's rows, in order."""
     out = []

@@ -34,6 +34,7 @@ DOCS_SCHEMA = pa.schema(
         pa.field("exact_hash", pa.string()),
         pa.field("dup_cluster", pa.string()),
         pa.field("dup_cluster_size", pa.int64()),
+        pa.field("earlier_dup", pa.string()),
     ]
 )
 
@@ -46,6 +47,10 @@ HITS_SCHEMA = pa.schema(
         pa.field("score", pa.float32(), nullable=False),
         pa.field("stage", pa.string(), nullable=False),
         pa.field("evidence", pa.string(), nullable=False),
+        pa.field("passage_start", pa.int32()),
+        pa.field("passage_end", pa.int32()),
+        pa.field("passage_cluster", pa.string()),
+        pa.field("passage_cluster_size", pa.int64()),
     ]
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner.data import DocLabels, Document
-from scanner.dedup.minhash import DocSignature
+from scanner.dedup.minhash import DocSignature, Signatures, passage_id
 from scanner.store.schema import DOCS_SCHEMA, HITS_SCHEMA, signatures_schema
 
 ROW_GROUP_ROWS = 8192
@@ -110,15 +111,23 @@ class ShardWriter:
         self.docs = _ParquetSink(out / "docs" / f"{shard}.parquet", DOCS_SCHEMA)
         self.hits = _ParquetSink(out / "hits" / f"{shard}.parquet", HITS_SCHEMA)
         self.signatures: _SignatureSink | None = None
+        self.passage_signatures: _SignatureSink | None = None
         if num_perm is not None:
             (out / "signatures").mkdir(parents=True, exist_ok=True)
+            (out / "passages").mkdir(parents=True, exist_ok=True)
             self.signatures = _SignatureSink(out / "signatures" / f"{shard}.parquet", num_perm)
+            self.passage_signatures = _SignatureSink(out / "passages" / f"{shard}.parquet", num_perm)
 
-    def add(self, doc: Document, labels: DocLabels | None = None, signature: DocSignature | None = None) -> None:
+    def add(self, doc: Document, labels: DocLabels | None = None, signatures: Signatures | None = None) -> None:
         passages = doc.passages
         labels = labels or _UNLABELLED
-        if signature is not None and signature.n_shingles and self.signatures is not None:
-            self.signatures.append(doc.doc_id, signature)
+        signature = signatures.doc if signatures is not None else None
+        if signatures is not None and self.signatures is not None and self.passage_signatures is not None:
+            if signatures.doc.n_shingles:
+                self.signatures.append(doc.doc_id, signatures.doc)
+            for start, sig in sorted(signatures.passages.items()):
+                if sig.n_shingles:
+                    self.passage_signatures.append(passage_id(doc.doc_id, start), sig)
         # in the order of DOCS_SCHEMA
         self.docs.append(
             (
@@ -148,24 +157,32 @@ class ShardWriter:
                 labels.genre_score,
                 labels.ai_cue,
                 signature.exact if signature is not None else None,
-                None,  # dup_cluster and dup_cluster_size: filled by the dedup pass after the scan
+                None,  # dup_cluster, dup_cluster_size, earlier_dup: filled by the dedup pass after the scan
+                None,
                 None,
             )
         )
+        starts = [p.start for p in passages]
         for hit in labels.hits:  # in the order of HITS_SCHEMA
-            self.hits.append((hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence))
+            i = bisect_right(starts, hit.start) - 1
+            span = (passages[i].start, passages[i].end) if i >= 0 else (None, None)
+            # passage_cluster and passage_cluster_size: filled by the dedup pass
+            row = (hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence, *span, None, None)
+            self.hits.append(row)
 
     def commit(self) -> None:
-        if self.signatures is not None:
+        if self.signatures is not None and self.passage_signatures is not None:
             self.signatures.commit()
+            self.passage_signatures.commit()
         self.hits.commit()
         self.docs.commit()
 
     def abort(self) -> None:
         self.docs.abort()
         self.hits.abort()
-        if self.signatures is not None:
+        if self.signatures is not None and self.passage_signatures is not None:
             self.signatures.abort()
+            self.passage_signatures.abort()
 
     def __enter__(self) -> ShardWriter:
         return self
