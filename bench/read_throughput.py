@@ -97,7 +97,10 @@ def run_scan(path: Path, workdir: Path) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="scan-out-", dir=workdir))
     try:
         clock = Clock()
-        result = scan(ScanConfig.build(inputs=[str(path)], out=str(out), classify={"enabled": False}))
+        config = ScanConfig.build(
+            inputs=[str(path)], out=str(out), classify={"enabled": False}, dedup={"enabled": False}
+        )  # reading only: no classification, no MinHash signing
+        result = scan(config)
         times = clock.stop()
         docs_bytes = sum(p.stat().st_size for p in (out / "docs").glob("*.parquet"))
     finally:
@@ -354,7 +357,9 @@ def profile_scan(path: Path, workdir: Path, top: int, dump: Path | None) -> str:
 
     out = Path(tempfile.mkdtemp(prefix="scan-prof-", dir=workdir))
     try:
-        config = ScanConfig.build(inputs=[str(path)], out=str(out), classify={"enabled": False})
+        config = ScanConfig.build(
+            inputs=[str(path)], out=str(out), classify={"enabled": False}, dedup={"enabled": False}
+        )
         profiler = cProfile.Profile()
         profiler.enable()
         scan(config)

@@ -154,7 +154,9 @@ def run_scan(path: Path, workdir: Path, *, classify: bool) -> dict[str, Any]:
 
     out = Path(tempfile.mkdtemp(prefix="rules-scan-", dir=workdir))
     try:
-        config = ScanConfig.build(inputs=[str(path)], out=str(out), classify={"enabled": classify, "stage": "rules"})
+        config = ScanConfig.build(
+            inputs=[str(path)], out=str(out), classify={"enabled": classify, "stage": "rules"}, dedup={"enabled": False}
+        )
         clock = Clock()
         result = scan(config)
         times = clock.stop()
