@@ -65,13 +65,13 @@ def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) ->
     if dedup:
         console.print(
             f"near-duplicates (Jaccard >= {dedup['threshold']}): {dedup['docs_in_duplicate_clusters']:,} of "
-            f"{dedup['docs_signed']:,} documents in {dedup['duplicate_clusters']:,} clusters of copies (largest "
+            f"{dedup['docs_signed']:,} documents in {dedup['duplicate_clusters']:,} cluster(s) of copies (largest "
             f"{dedup['largest_cluster']:,}); {dedup['verified_pairs']:,} of {dedup['candidate_pairs']:,} candidate "
             "pairs verified",
             markup=False,
             highlight=False,
         )
-    console.print(f"Results in [bold]{out}[/] (docs/, hits/, signatures/, manifest.json)")
+    console.print(f"Results in [bold]{out}[/] (report.json, manifest.json, docs/, hits/, signatures/, passages/)")
 
 
 def _render_tropes(console: Console, manifest: dict[str, Any]) -> None:
