@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,18 @@ def test_report_without_dedup_leaves_dedup_figures_null(tmp_path: Path) -> None:
     assert report["totals"]["clusters"] is None
     shutdown = report["tropes"]["shutdown_resistance"]
     assert (shutdown["docs"], shutdown["docs_dedup"], shutdown["amplification"]) == (5, None, None)
+
+
+def test_markdown_report_is_written_and_escapes_corpus_text(stub_scan: ScanResult) -> None:
+    from scanner.report.markdown import md, render_markdown
+
+    text = (stub_scan.out / "report.md").read_text(encoding="utf-8")
+    assert text.startswith("# tropescan report")
+    assert "| `shutdown_resistance` | misaligned | 5 | 3 |" in text
+    assert "alpha.example (3)" in text
+    assert md("<script>alert(1)</script> | x\n*y*") == r"\<script\>alert\(1\)\</script\> \| x \*y\*"
+    report = json.loads((stub_scan.out / "report.json").read_text(encoding="utf-8"))
+    report["tropes"]["shutdown_resistance"]["top_sources"]["domain"][0]["source"] = "<img src=x onerror=alert(1)>|"
+    rendered = render_markdown(report)
+    assert not re.search(r"(?<!\\)<img", rendered)  # every < of corpus text is escaped
+    assert r"\<img src=x onerror=alert\(1\)\>\|" in rendered

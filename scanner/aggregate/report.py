@@ -266,9 +266,15 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
 
 
 def write_report(out: Path, report: dict[str, Any]) -> Path:
-    """``out/report.json``, written to a temporary name and renamed."""
+    """``out/report.json`` and ``out/report.md``, each written to a temporary name and renamed."""
+    from scanner.report.markdown import render_markdown
+
     path = out / "report.json"
-    tmp = path.with_name(".report.json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    for target, text in (
+        (path, json.dumps(report, indent=2, ensure_ascii=False) + "\n"),
+        (out / "report.md", render_markdown(report, read_manifest(out))),
+    ):
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
     return path

@@ -29,13 +29,15 @@ def _root(
 
 
 def _register() -> None:
-    from scanner.cli import calibrate, classify, eval, report, scan, taxonomy
+    from scanner.cli import calibrate, classify, compare, eval, filter_lists, report, scan, taxonomy
 
     app.command("scan")(scan.scan_command)
     app.command("classify")(classify.classify_command)
     app.command("eval")(eval.eval_command)
     app.command("calibrate")(calibrate.calibrate_command)
     app.command("report")(report.report_command)
+    app.command("filter-lists")(filter_lists.filter_lists_command)
+    app.command("compare")(compare.compare_command)
     app.add_typer(taxonomy.app, name="taxonomy")
 
 
