@@ -49,10 +49,10 @@ def test_scan_writes_the_results_layout(runner: CliRunner, tmp_path: Path) -> No
     hits = pl.read_parquet(out / "hits" / "in.jsonl.parquet")
     assert hits.columns == [
         "doc_id", "start", "end", "trope", "score", "stage", "evidence",
-        "passage_start", "passage_end", "passage_cluster", "passage_cluster_size",
+        "passage_start", "passage_end", "passage_cluster", "passage_cluster_size", "passage_text",
     ]  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == [
-        "docs", "hits", "manifest.json", "passages", "report.json", "report.md", "signatures",
+        "docs", "hits", "manifest.json", "passages", "report.html", "report.json", "report.md", "signatures",
     ]  # fmt: skip
     assert not list(out.rglob("*.tmp"))
 

@@ -221,3 +221,22 @@ def test_markdown_report_is_written_and_escapes_corpus_text(stub_scan: ScanResul
     rendered = render_markdown(report)
     assert not re.search(r"(?<!\\)<img", rendered)  # every < of corpus text is escaped
     assert r"\<img src=x onerror=alert\(1\)\>\|" in rendered
+
+
+def test_classifier_accuracy_comes_from_an_eval_of_the_same_taxonomy(stub_scan: ScanResult, tmp_path: Path) -> None:
+    report = json.loads((stub_scan.out / "report.json").read_text(encoding="utf-8"))
+    assert report["classifier_accuracy"] == []  # the bundled evals are of another taxonomy than the stub's
+    assert "no eval of this taxonomy" in (stub_scan.out / "report.html").read_text(encoding="utf-8")
+    evaluation = tmp_path / "eval.json"
+    body = {
+        "gold": ["g.jsonl"], "n": 7, "stage": "rules", "classifier": {"taxonomy_sha256": "stub-sha"},
+        "macro_f1": 0.5, "micro": {"precision": 0.9, "recall": 0.4}, "any_trope": {"precision": 1.0, "recall": 0.5},
+        "per_trope": {"shutdown_resistance": {"tp": 4, "fp": 1, "fn": 6}},
+    }  # fmt: skip
+    evaluation.write_text(json.dumps(body), encoding="utf-8")
+    report = build_report(stub_scan.out, eval_file=evaluation)
+    (accuracy,) = report["classifier_accuracy"]
+    assert (accuracy["items"], accuracy["macro_f1"], accuracy["micro"]["recall"]) == (7, 0.5, 0.4)
+    body["classifier"] = {"taxonomy_sha256": "other"}
+    evaluation.write_text(json.dumps(body), encoding="utf-8")
+    assert build_report(stub_scan.out, eval_file=evaluation)["classifier_accuracy"] == []

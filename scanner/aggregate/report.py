@@ -105,6 +105,41 @@ def _most_copied(hits_files: list[Path], read: pl.LazyFrame, *, top: int) -> dic
     return out
 
 
+def classifier_accuracy(manifest: dict[str, Any], evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The measured accuracy behind the scan's labels: the ``--eval`` given, else the evals bundled next to the
+    taxonomy (``<taxonomy>.evals.json``, tools/bundle_evals.py), each only if run with the scan's taxonomy."""
+    from scanner.taxonomy.load import default_taxonomy_path
+
+    classifier = manifest.get("classifier") or {}
+    sha = classifier.get("taxonomy_sha256")
+    if evaluation is not None:
+        candidates = [evaluation]
+    else:
+        configured = ((manifest.get("config") or {}).get("classify") or {}).get("taxonomy")
+        taxonomy = Path(configured) if configured else default_taxonomy_path()
+        bundle = taxonomy.with_name(f"{taxonomy.stem}.evals.json")
+        try:
+            candidates = json.loads(bundle.read_text(encoding="utf-8")).get("evals", []) if bundle.is_file() else []
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("%s: unreadable (%s); the report shows no classifier accuracy", bundle, exc)
+            candidates = []
+    out = []
+    for ev in candidates:
+        if (ev.get("classifier") or {}).get("taxonomy_sha256") != sha:
+            continue
+        out.append(
+            {
+                "gold": ev.get("gold"),
+                "items": ev.get("n"),
+                "stage": ev.get("stage"),
+                "macro_f1": ev.get("macro_f1"),
+                "micro": {k: (ev.get("micro") or {}).get(k) for k in ("precision", "recall", "f1")},
+                "any_trope": {k: (ev.get("any_trope") or {}).get(k) for k in ("precision", "recall")},
+            }
+        )
+    return out
+
+
 def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT_TOP) -> dict[str, Any]:
     """Aggregate the results store ``out`` (its manifest, docs and hits tables)."""
     manifest = read_manifest(out)
@@ -252,6 +287,7 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
             "min_labelled_docs": MIN_LABELLED,
             **balance,
         },
+        "classifier_accuracy": classifier_accuracy(manifest, evaluation) if classifier else [],
         "eval": None
         if evaluation is None
         else {
@@ -265,14 +301,55 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
     }
 
 
+EXAMPLES = 3
+
+
+def evidence_examples(out: Path, *, per_trope: int = EXAMPLES) -> dict[str, list[dict[str, Any]]]:
+    """Per trope, its highest-scoring hits (ties: store order) with the passage text, the span relative to the
+    passage, and the document's URL."""
+    manifest = read_manifest(out)
+    hits_files, docs_files = _tables(out, manifest, "hits"), _tables(out, manifest, "docs")
+    if not hits_files or "passage_text" not in pl.read_parquet_schema(hits_files[0]):
+        return {}  # no hits, or a store written before hits carried their passage
+    frame = (
+        pl.scan_parquet(hits_files)
+        .filter(pl.col("passage_text").is_not_null())
+        .with_row_index("order")
+        .sort(["trope", "score", "order"], descending=[False, True, False])
+        .group_by("trope", maintain_order=True)
+        .head(per_trope)
+        .join(pl.scan_parquet(docs_files).select("doc_id", "url"), on="doc_id", how="left")
+        .sort(["trope", "score", "order"], descending=[False, True, False])
+        .collect()
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in frame.iter_rows(named=True):
+        found.setdefault(r["trope"], []).append(
+            {
+                "doc_id": r["doc_id"],
+                "url": r["url"],
+                "passage_text": r["passage_text"],
+                "start": r["start"] - r["passage_start"],
+                "end": r["end"] - r["passage_start"],
+                "score": float(r["score"]),
+                "stage": r["stage"],
+            }
+        )
+    return found
+
+
 def write_report(out: Path, report: dict[str, Any]) -> Path:
-    """``out/report.json`` and ``out/report.md``, each written to a temporary name and renamed."""
+    """``out/report.json``, ``out/report.md`` and ``out/report.html``, each written to a temporary name and
+    renamed."""
+    from scanner.report.html import render_html
     from scanner.report.markdown import render_markdown
 
     path = out / "report.json"
+    manifest = read_manifest(out)
     for target, text in (
         (path, json.dumps(report, indent=2, ensure_ascii=False) + "\n"),
-        (out / "report.md", render_markdown(report, read_manifest(out))),
+        (out / "report.md", render_markdown(report, manifest)),
+        (out / "report.html", render_html(report, manifest, evidence_examples(out))),
     ):
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_text(text, encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -142,5 +143,7 @@ def _run(config: ScanConfig, console: Console, *, quiet: bool) -> int:
         return scan(config).exit_code
     with RichObserver(console) as observer:
         result = scan(config, observer=observer)
-    render_scan_summary(console, result.manifest, str(result.out))
+    report_path = result.out / "report.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
+    render_scan_summary(console, result.manifest, str(result.out), report)
     return result.exit_code

@@ -10,8 +10,11 @@ from rich.table import Table
 MAX_FILE_ROWS = 40
 
 
-def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) -> None:
-    """Per-file counts, skipped records by reason, and the totals, from a scan's manifest."""
+def render_scan_summary(
+    console: Console, manifest: dict[str, Any], out: str, report: dict[str, Any] | None = None
+) -> None:
+    """Per-file counts, skipped records by reason, and the totals, from a scan's manifest; then the prevalence
+    table of its ``report.json`` (else the manifest's trope counts)."""
     files = Table(title="Inputs", header_style="bold")
     files.add_column("file", no_wrap=True, overflow="ellipsis", max_width=30)
     files.add_column("format", no_wrap=True)
@@ -60,7 +63,12 @@ def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) ->
             f"{len(manifest['ignored_files'])} files in the input directories were not input files "
             "(listed under ignored_files in the manifest)"
         )
-    _render_tropes(console, manifest)
+    if report is not None and report.get("tropes"):
+        from scanner.report.prevalence import render_prevalence
+
+        render_prevalence(console, report)
+    else:
+        _render_tropes(console, manifest)
     dedup = manifest.get("dedup")
     if dedup:
         console.print(
@@ -71,7 +79,10 @@ def render_scan_summary(console: Console, manifest: dict[str, Any], out: str) ->
             markup=False,
             highlight=False,
         )
-    console.print(f"Results in [bold]{out}[/] (report.json, manifest.json, docs/, hits/, signatures/, passages/)")
+    console.print(
+        f"Results in [bold]{out}[/]: report.html (open it in a browser), report.md, report.json, manifest.json, "
+        "docs/, hits/, signatures/, passages/"
+    )
 
 
 def _render_tropes(console: Console, manifest: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -29,13 +30,13 @@ def render_prevalence(console: Console, report: dict[str, Any]) -> None:
         ("per M docs", "right"),
         ("95% CI", "right"),
         ("amplif.", "right"),
-        ("top domain", "left"),
+        ("top domains", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     if adjusted:
         table.add_column("adjusted per M [95% CI]", justify="right")
     for trope, t in report["tropes"].items():
-        top = t["top_sources"]["domain"][:1]
+        top = t["top_sources"]["domain"][:3]
         row = [
             trope,
             f"{t['docs']:,}",
@@ -43,7 +44,7 @@ def render_prevalence(console: Console, report: dict[str, Any]) -> None:
             _num(t["per_million_docs"]),
             "-" if t["ci95"] is None else f"{_num(t['ci95'][0])}-{_num(t['ci95'][1])}",
             "-" if t["amplification"] is None else f"{t['amplification']:.2f}",
-            f"{top[0]['source']} ({top[0]['docs']})" if top else "-",
+            ", ".join(f"{escape(str(s['source']))} ({s['docs']})" for s in top) or "-",
         ]
         if adjusted:
             a = t.get("adjusted") or {}

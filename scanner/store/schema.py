@@ -51,6 +51,7 @@ HITS_SCHEMA = pa.schema(
         pa.field("passage_end", pa.int32()),
         pa.field("passage_cluster", pa.string()),
         pa.field("passage_cluster_size", pa.int64()),
+        pa.field("passage_text", pa.string()),
     ]
 )
 

@@ -166,8 +166,12 @@ class ShardWriter:
         for hit in labels.hits:  # in the order of HITS_SCHEMA
             i = bisect_right(starts, hit.start) - 1
             span = (passages[i].start, passages[i].end) if i >= 0 else (None, None)
+            text = doc.text[span[0] : span[1]] if i >= 0 else None
             # passage_cluster and passage_cluster_size: filled by the dedup pass
-            row = (hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence, *span, None, None)
+            row = (
+                *(hit.doc_id, hit.start, hit.end, hit.trope, hit.score, hit.stage, hit.evidence),
+                *(*span, None, None, text),
+            )
             self.hits.append(row)
 
     def commit(self) -> None:
