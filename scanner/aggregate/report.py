@@ -140,6 +140,20 @@ def classifier_accuracy(manifest: dict[str, Any], evaluation: dict[str, Any] | N
     return out
 
 
+def describe_accuracy(acc: dict[str, Any]) -> str:
+    """One plain-text line for an entry of ``classifier_accuracy`` (renderers escape it for their format)."""
+
+    def f(value: object) -> str:
+        return "-" if not isinstance(value, int | float) else f"{value:.2f}"
+
+    micro, anyt = acc["micro"], acc["any_trope"]
+    return (
+        f"classifier accuracy on {', '.join(acc['gold'] or [])} ({acc['items']} items, stage {acc['stage']}): "
+        f"macro-F1 {f(acc['macro_f1'])}, micro precision {f(micro['precision'])} / recall {f(micro['recall'])}, "
+        f"any-trope precision {f(anyt['precision'])} / recall {f(anyt['recall'])}"
+    )
+
+
 def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT_TOP) -> dict[str, Any]:
     """Aggregate the results store ``out`` (its manifest, docs and hits tables)."""
     manifest = read_manifest(out)

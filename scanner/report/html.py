@@ -80,10 +80,6 @@ def bars(items: list[tuple[str, float, str]], title: str, unit: str = "") -> str
     return _svg(rows, y + 4, title)
 
 
-def _fmt(value: object) -> str:
-    return "–" if not isinstance(value, int | float) else f"{value:.2f}"
-
-
 def _num(value: float | None) -> str:
     if value is None:
         return "–"
@@ -219,14 +215,9 @@ def _methods(report: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     thresholds = embedding.get("thresholds") or {}
     if thresholds:
         items.append("thresholds: " + ", ".join(f"{esc(k)} {v:.2f}" for k, v in thresholds.items()))
-    for acc in report.get("classifier_accuracy") or []:
-        micro, anyt = acc["micro"], acc["any_trope"]
-        items.append(
-            f"classifier accuracy on {esc(', '.join(acc['gold'] or []))} ({esc(acc['items'])} items, stage "
-            f"{esc(acc['stage'])}): macro-F1 {_fmt(acc['macro_f1'])}, micro precision {_fmt(micro['precision'])} / "
-            f"recall {_fmt(micro['recall'])}, any-trope precision {_fmt(anyt['precision'])} / recall "
-            f"{_fmt(anyt['recall'])}"
-        )
+    from scanner.aggregate.report import describe_accuracy
+
+    items += [esc(describe_accuracy(acc)) for acc in report.get("classifier_accuracy") or []]
     if not report.get("classifier_accuracy"):
         items.append("classifier accuracy: no eval of this taxonomy was found (tropescan eval, docs/quality.md)")
     if report.get("eval"):

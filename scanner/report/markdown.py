@@ -108,13 +108,9 @@ def render_markdown(report: dict[str, Any], manifest: dict[str, Any] | None = No
         f"`{report.get('stage')}`; taxonomy `{taxonomy.get('taxonomy')}` {taxonomy.get('taxonomy_version')} "
         f"(sha256 `{(taxonomy.get('taxonomy_sha256') or '')[:16]}`).",
     ]
-    for acc in report.get("classifier_accuracy") or []:
-        micro, anyt = acc["micro"], acc["any_trope"]
-        lines.append(
-            f"- classifier accuracy on {md(', '.join(acc['gold'] or []))} ({acc['items']} items): macro-F1 "
-            f"{_num(acc['macro_f1'], 2)}, micro P {_num(micro['precision'], 2)} / R {_num(micro['recall'], 2)}, "
-            f"any-trope P {_num(anyt['precision'], 2)} / R {_num(anyt['recall'], 2)}."
-        )
+    from scanner.aggregate.report import describe_accuracy
+
+    lines += [f"- {md(describe_accuracy(acc))}." for acc in report.get("classifier_accuracy") or []]
     if manifest and manifest.get("dedup"):
         d = manifest["dedup"]
         lines.append(
