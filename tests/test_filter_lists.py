@@ -115,3 +115,18 @@ def test_errors_name_the_problem(stub_scan: ScanResult, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["filter-lists", str(stub_scan.out), "-o", str(tmp_path / "z"), "--polarity", "all"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "z" / "documents.jsonl").is_file()
+
+
+def test_the_documented_polars_recipes_work(stub_scan: ScanResult, tmp_path: Path) -> None:
+    """docs/filter-lists.md: anti-join the documents list, re-weight with the scores."""
+    out = tmp_path / "lists"
+    write_filter_lists(stub_scan.out, out, FilterOptions())
+    listed = pl.read_parquet(out / "documents.parquet")
+    docs = pl.read_parquet(stub_scan.out / "docs" / "*.parquet")
+    keep = docs.join(listed.select("doc_id"), on="doc_id", how="anti")
+    assert keep.height == docs.height - 5 and not set(keep["doc_id"]) & set(listed["doc_id"])
+    scores = pl.read_parquet(out / "scores.parquet")
+    weighted = docs.join(scores, on="doc_id", how="left").with_columns(
+        weight=pl.when(pl.col("shutdown_resistance") >= 0.8).then(0.1).otherwise(1.0)
+    )
+    assert weighted.filter(pl.col("weight") == 0.1).height == 5
