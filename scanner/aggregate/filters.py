@@ -140,8 +140,8 @@ def write_filter_lists(results: Path, out_dir: Path, options: FilterOptions) -> 
         extra = (
             docs.filter(pl.col("dup_cluster").is_in(clusters.implode()))
             .join(listed.select("doc_id"), on="doc_id", how="anti")
-            .join(listed.select("dup_cluster", "tropes", "max_score").unique("dup_cluster", keep="first"),
-                  on="dup_cluster")
+            .join(listed.group_by("dup_cluster").agg(pl.col("tropes").list.explode().unique().sort(),
+                                                      pl.col("max_score").max()), on="dup_cluster")
             .with_columns(pl.lit(True).alias("via_cluster"))
         )  # fmt: skip
         listed = pl.concat([listed, extra.select(listed.columns)])
