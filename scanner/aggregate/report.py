@@ -332,7 +332,7 @@ def evidence_examples(out: Path, *, per_trope: int = EXAMPLES) -> dict[str, list
         .sort(["trope", "score", "order"], descending=[False, True, False])
         .group_by("trope", maintain_order=True)
         .head(per_trope)
-        .join(pl.scan_parquet(docs_files).select("doc_id", "url"), on="doc_id", how="left")
+        .join(pl.scan_parquet(docs_files).select("doc_id", "url", "title", "author"), on="doc_id", how="left")
         .sort(["trope", "score", "order"], descending=[False, True, False])
         .collect()
     )
@@ -342,6 +342,7 @@ def evidence_examples(out: Path, *, per_trope: int = EXAMPLES) -> dict[str, list
             {
                 "doc_id": r["doc_id"],
                 "url": r["url"],
+                "source": " — ".join(x for x in (r["title"], r["author"]) if x) or r["doc_id"],
                 "passage_text": r["passage_text"],
                 "start": r["start"] - r["passage_start"],
                 "end": r["end"] - r["passage_start"],

@@ -148,7 +148,8 @@ def render_html(report: dict[str, Any], manifest: dict[str, Any], examples: dict
             out.append("<h3>Evidence</h3>")
             for ex in shown:
                 out.append(
-                    f'<p class="muted">score {ex["score"]:.2f}, stage {esc(ex["stage"])}, {link(ex.get("url"))}</p>'
+                    f'<p class="muted">score {ex["score"]:.2f}, stage {esc(ex["stage"])}, '
+                    f"{link(ex.get('url')) if ex.get('url') else esc(ex.get('source', ''))}</p>"
                     f"<blockquote>{highlight(ex['passage_text'], ex['start'], ex['end'])}</blockquote>"
                 )
         copied = t.get("most_copied_passages") or []
