@@ -117,19 +117,25 @@ def write_filter_lists(results: Path, out_dir: Path, options: FilterOptions) -> 
     docs = (
         pl.scan_parquet(docs_files)
         .filter(pl.col("skip_reason").is_null())
-        .select("doc_id", "url", "domain", "exact_hash", "dup_cluster", "source_path", "record_index", "record_id",
-                "format")
+        .select(
+            "doc_id", "url", "domain", "exact_hash", "dup_cluster", "source_path", "record_index", "record_id", "format"
+        )
         .with_row_index("order")
         .collect()
-    )  # fmt: skip
+    )
     hits = (
         pl.scan_parquet(hits_files).select("doc_id", "trope", "score", "passage_start", "passage_end").collect()
         if hits_files
         else pl.DataFrame(
-            schema={"doc_id": pl.String, "trope": pl.String, "score": pl.Float32, "passage_start": pl.Int32,
-                    "passage_end": pl.Int32}
+            schema={
+                "doc_id": pl.String,
+                "trope": pl.String,
+                "score": pl.Float32,
+                "passage_start": pl.Int32,
+                "passage_end": pl.Int32,
+            }
         )
-    )  # fmt: skip
+    )
     chosen = hits.filter(pl.col("trope").is_in(tropes) & (pl.col("score") >= options.min_score))
     per_doc = chosen.group_by("doc_id").agg(
         pl.col("trope").unique().sort().alias("tropes"), pl.col("score").max().alias("max_score")
@@ -140,10 +146,14 @@ def write_filter_lists(results: Path, out_dir: Path, options: FilterOptions) -> 
         extra = (
             docs.filter(pl.col("dup_cluster").is_in(clusters.implode()))
             .join(listed.select("doc_id"), on="doc_id", how="anti")
-            .join(listed.group_by("dup_cluster").agg(pl.col("tropes").list.explode().unique().sort(),
-                                                      pl.col("max_score").max()), on="dup_cluster")
+            .join(
+                listed.group_by("dup_cluster").agg(
+                    pl.col("tropes").list.explode().unique().sort(), pl.col("max_score").max()
+                ),
+                on="dup_cluster",
+            )
             .with_columns(pl.lit(True).alias("via_cluster"))
-        )  # fmt: skip
+        )
         listed = pl.concat([listed, extra.select(listed.columns)])
     listed = listed.sort("order")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -190,10 +200,15 @@ def write_filter_lists(results: Path, out_dir: Path, options: FilterOptions) -> 
     all_tropes = list((manifest.get("classifier") or {}).get("tropes") or {})
     scores = (
         docs.select("doc_id", "order")
-        .join(hits.group_by("doc_id", "trope").agg(pl.col("score").max()).pivot(
-            on="trope", index="doc_id", values="score"), on="doc_id", how="left")
+        .join(
+            hits.group_by("doc_id", "trope")
+            .agg(pl.col("score").max())
+            .pivot(on="trope", index="doc_id", values="score"),
+            on="doc_id",
+            how="left",
+        )
         .sort("order")
-    )  # fmt: skip
+    )
     for t in all_tropes:
         if t not in scores.columns:
             scores = scores.with_columns(pl.lit(None, dtype=pl.Float32).alias(t))
@@ -226,8 +241,15 @@ def write_filter_lists(results: Path, out_dir: Path, options: FilterOptions) -> 
             "domains": domains.height,
             "scored_documents": scores.height,
         },
-        "files": ["documents.jsonl", "documents.parquet", "urls.txt", "domains.jsonl", "domains.parquet",
-                  "scores.parquet", *attributes],
-    }  # fmt: skip
+        "files": [
+            "documents.jsonl",
+            "documents.parquet",
+            "urls.txt",
+            "domains.jsonl",
+            "domains.parquet",
+            "scores.parquet",
+            *attributes,
+        ],
+    }
     _write_text(out_dir / "filter-lists.json", [json.dumps(record, indent=2, ensure_ascii=False)])
     return record

@@ -26,8 +26,18 @@ REPORT_VERSION = 1
 DEFAULT_TOP = 20
 MOST_COPIED = 10
 _DOC_COLUMNS = [
-    "doc_id", "url", "domain", "dataset", "shard", "title", "author", "genre", "dup_cluster", "earlier_dup", "n_chars",
-]  # fmt: skip
+    "doc_id",
+    "url",
+    "domain",
+    "dataset",
+    "shard",
+    "title",
+    "author",
+    "genre",
+    "dup_cluster",
+    "earlier_dup",
+    "n_chars",
+]
 
 
 def _per_million(count: int, total: int) -> float | None:

@@ -309,9 +309,13 @@ def _earlier(sig_path: Path, index: SavedIndex, config: DedupConfig) -> dict[str
 
 
 def _save_index(
-    paths: list[Path], clustering: Clustering, earlier: set[int], config: DedupConfig, scan_name: str,
+    paths: list[Path],
+    clustering: Clustering,
+    earlier: set[int],
+    config: DedupConfig,
+    scan_name: str,
     previous: SavedIndex | None,
-) -> int:  # fmt: skip
+) -> int:
     """The index of ``--save-index``: the previous entries, then the first document of each cluster of this
     scan whose cluster holds no copy of an earlier entry."""
     assert config.save_index is not None

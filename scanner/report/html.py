@@ -155,8 +155,10 @@ def render_html(report: dict[str, Any], manifest: dict[str, Any], examples: dict
         copied = t.get("most_copied_passages") or []
         if copied:
             out.append("<h3>Most copied passages</h3><ul>")
-            out += [f"<li>{p['copies']:,} copies, first at {link(p.get('url'), p.get('url') or p['passage'])}</li>"
-                    for p in copied[:5]]  # fmt: skip
+            out += [
+                f"<li>{p['copies']:,} copies, first at {link(p.get('url'), p.get('url') or p['passage'])}</li>"
+                for p in copied[:5]
+            ]
             out.append("</ul>")
     balance = (report.get("alignment_by_source") or {}).get("domain") or []
     if balance:
@@ -223,12 +225,16 @@ def _methods(report: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
         items.append("classifier accuracy: no eval of this taxonomy was found (tropescan eval, docs/quality.md)")
     if report.get("eval"):
         ev = report["eval"]
-        items.append(f"classifier accuracy from eval {esc(ev['file'])} ({esc(ev.get('items'))} items, sha256 "
-                     f"<code>{esc(ev['sha256'][:16])}</code>): see the adjusted column")  # fmt: skip
+        items.append(
+            f"classifier accuracy from eval {esc(ev['file'])} ({esc(ev.get('items'))} items, sha256 "
+            f"<code>{esc(ev['sha256'][:16])}</code>): see the adjusted column"
+        )
     dedup = manifest.get("dedup")
     if dedup:
-        items.append(f"MinHash {dedup['num_perm']} permutations, word 5-grams, Jaccard ≥ {dedup['threshold']} "
-                     f"({dedup['bands']} bands × {dedup['rows']} rows), every candidate pair verified")  # fmt: skip
+        items.append(
+            f"MinHash {dedup['num_perm']} permutations, word 5-grams, Jaccard ≥ {dedup['threshold']} "
+            f"({dedup['bands']} bands × {dedup['rows']} rows), every candidate pair verified"
+        )
     skipped = report["totals"]["skipped_by_reason"]
     items.append("skipped records: " + (", ".join(f"{esc(k)} {v:,}" for k, v in skipped.items()) or "none"))
     inputs = "".join(
