@@ -28,6 +28,7 @@ from scanner.readers.detect import detect_format
 from scanner.readers.inputs import Ignored, InputFile, resolve_inputs, unique_shards
 from scanner.readers.stream import InputStream
 from scanner.stats import FileStats, totals
+from scanner.store.atomic import write_atomic
 from scanner.store.writer import ShardWriter
 
 if TYPE_CHECKING:
@@ -384,8 +385,5 @@ def write_manifest(result: ScanResult) -> dict[str, Any]:
     }
     if result.dedup is not None:
         manifest["timing"]["dedup_seconds"] = result.dedup.seconds
-    path = result.out / "manifest.json"
-    tmp = path.with_name(".manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(result.out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest

@@ -26,8 +26,9 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from scanner import __version__
-from scanner.aggregate.report import read_manifest
+from scanner.aggregate.report import read_manifest, store_tables
 from scanner.errors import ConfigError
+from scanner.store.atomic import write_atomic
 
 FILTER_LISTS_VERSION = 1
 Polarity = Literal["misaligned", "aligned", "discourse", "all"]
@@ -40,11 +41,6 @@ class FilterOptions:
     min_score: float = 0.0
     dedup_aware: bool = False
     min_domain_share: float = 0.0
-
-
-def _tables(out: Path, manifest: dict[str, Any], kind: str) -> list[Path]:
-    shards = [e["shard"] for e in manifest["inputs"] if e.get("status") == "ok" and e.get("shard")]
-    return [p for p in (out / kind / f"{s}.parquet" for s in shards) if p.is_file()]
 
 
 def selected_tropes(manifest: dict[str, Any], options: FilterOptions) -> list[str]:
@@ -72,10 +68,8 @@ def _write_parquet(frame: pl.DataFrame, path: Path, manifest_sha: str) -> None:
 
 
 def _write_text(path: Path, lines: list[str], *, compress: bool = False) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     data = "".join(line + "\n" for line in lines).encode("utf-8")
-    tmp.write_bytes(gzip.compress(data, mtime=0) if compress else data)
-    tmp.replace(path)
+    write_atomic(path, gzip.compress(data, mtime=0) if compress else data)
 
 
 def _attributes(out_dir: Path, docs: pl.DataFrame, hits: pl.DataFrame, tropes: list[str]) -> list[str]:
@@ -113,7 +107,7 @@ def write_filter_lists(results: Path, out_dir: Path, options: FilterOptions) -> 
     manifest = read_manifest(results)
     manifest_sha = hashlib.sha256((results / "manifest.json").read_bytes()).hexdigest()
     tropes = selected_tropes(manifest, options)
-    docs_files, hits_files = _tables(results, manifest, "docs"), _tables(results, manifest, "hits")
+    docs_files, hits_files = store_tables(results, manifest, "docs"), store_tables(results, manifest, "hits")
     docs = (
         pl.scan_parquet(docs_files)
         .filter(pl.col("skip_reason").is_null())

@@ -19,6 +19,7 @@ from scanner.aggregate.adjust import adjusted_rate, load_eval
 from scanner.aggregate.sources import MIN_LABELLED, SOURCE_KINDS, alignment, source_expr, top_sources
 from scanner.errors import ConfigError
 from scanner.evaluate.metrics import wilson
+from scanner.store.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def _per_million(count: int, total: int) -> float | None:
     return round(1e6 * count / total, 1) if total else None
 
 
-def _tables(out: Path, manifest: dict[str, Any], kind: str) -> list[Path]:
+def store_tables(out: Path, manifest: dict[str, Any], kind: str) -> list[Path]:
+    """The ``kind`` tables (docs, hits, ...) of the shards the manifest lists as read, in its order."""
     shards = [e["shard"] for e in manifest["inputs"] if e.get("status") == "ok" and e.get("shard")]
     return [p for p in (out / kind / f"{s}.parquet" for s in shards) if p.is_file()]
 
@@ -167,7 +169,7 @@ def describe_accuracy(acc: dict[str, Any]) -> str:
 def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT_TOP) -> dict[str, Any]:
     """Aggregate the results store ``out`` (its manifest, docs and hits tables)."""
     manifest = read_manifest(out)
-    docs_files, hits_files = _tables(out, manifest, "docs"), _tables(out, manifest, "hits")
+    docs_files, hits_files = store_tables(out, manifest, "docs"), store_tables(out, manifest, "hits")
     counts = manifest["counts"]
     classifier = manifest.get("classifier") or {}
     tropes: dict[str, Any] = classifier.get("tropes", {})
@@ -328,11 +330,12 @@ def build_report(out: Path, *, eval_file: Path | None = None, top: int = DEFAULT
 EXAMPLES = 3
 
 
-def evidence_examples(out: Path, *, per_trope: int = EXAMPLES) -> dict[str, list[dict[str, Any]]]:
+def evidence_examples(
+    out: Path, manifest: dict[str, Any], *, per_trope: int = EXAMPLES
+) -> dict[str, list[dict[str, Any]]]:
     """Per trope, its highest-scoring hits (ties: store order) with the passage text, the span relative to the
     passage, and the document's URL."""
-    manifest = read_manifest(out)
-    hits_files, docs_files = _tables(out, manifest, "hits"), _tables(out, manifest, "docs")
+    hits_files, docs_files = store_tables(out, manifest, "hits"), store_tables(out, manifest, "docs")
     if not hits_files or "passage_text" not in pl.read_parquet_schema(hits_files[0]):
         return {}  # no hits, or a store written before hits carried their passage
     frame = (
@@ -374,9 +377,7 @@ def write_report(out: Path, report: dict[str, Any]) -> Path:
     for target, text in (
         (path, json.dumps(report, indent=2, ensure_ascii=False) + "\n"),
         (out / "report.md", render_markdown(report, manifest)),
-        (out / "report.html", render_html(report, manifest, evidence_examples(out))),
+        (out / "report.html", render_html(report, manifest, evidence_examples(out, manifest))),
     ):
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        write_atomic(target, text)
     return path

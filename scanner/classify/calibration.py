@@ -21,6 +21,7 @@ import numpy as np
 from scanner.classify.heads import C_EMBEDDING, C_LEXICAL, FOLDS, Heads, fit_heads, out_of_fold
 from scanner.classify.index import ExemplarIndex
 from scanner.errors import ConfigError
+from scanner.store.atomic import write_atomic
 from scanner.taxonomy.load import taxonomy_hash
 from scanner.taxonomy.schema import Taxonomy
 
@@ -86,9 +87,7 @@ class Calibration:
         return cls(**{**data, "tropes": tropes})
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: Path, *, taxonomy: Taxonomy, model_id: str, train_sha256: str | None = None) -> Calibration:

@@ -74,7 +74,7 @@ class DedupSummary:
         return data
 
 
-def _minhash_batches(path: Path, num_perm: int, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _minhash_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
     yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
@@ -89,7 +89,7 @@ def _write_bands(paths: list[Path], work: Path, num_perm: int, bands: int, rows:
     writers = [pq.ParquetWriter(work / f"band-{k:03d}.parquet", BANDS_SCHEMA, compression="zstd") for k in range(bands)]
     try:
         for path in paths:
-            for batch in _minhash_batches(path, num_perm, ["minhash"]):
+            for batch in _minhash_batches(path, ["minhash"]):
                 sig = _as_matrix(batch.column(0), num_perm)
                 hashes = band_hashes(sig, bands, rows)  # (n, bands)
                 doc = pa.array(np.arange(offset, offset + len(sig), dtype=np.uint32))
@@ -134,7 +134,7 @@ def _load_rows(paths: list[Path], num_perm: int, wanted: np.ndarray) -> tuple[np
     kept: list[np.ndarray | None] = [None] * len(wanted)
     offset = 0
     for path in paths:
-        for batch in _minhash_batches(path, num_perm, ["minhash", "shingles"]):
+        for batch in _minhash_batches(path, ["minhash", "shingles"]):
             n = batch.num_rows
             lo, hi = np.searchsorted(wanted, [offset, offset + n])
             if hi > lo:
@@ -302,7 +302,7 @@ def cluster_signatures(paths: list[Path], config: DedupConfig, work: Path) -> tu
 def _earlier(sig_path: Path, index: SavedIndex, config: DedupConfig) -> dict[str, str | None]:
     """Per signed document of one shard, the earlier scans' entry it copies (or ``None``)."""
     found: dict[str, str | None] = {}
-    for batch in _minhash_batches(sig_path, config.num_perm, ["doc_id", "minhash"]):
+    for batch in _minhash_batches(sig_path, ["doc_id", "minhash"]):
         matches = index.match(_as_matrix(batch.column(1), config.num_perm), config.threshold, config.seed)
         found.update(zip(batch.column(0).to_pylist(), matches, strict=True))
     return found
@@ -325,7 +325,7 @@ def _save_index(
     known = np.isin(clustering.component, clustering.component[sorted(earlier)]) if earlier else None
     offset = 0
     for path in paths:
-        for batch in _minhash_batches(path, config.num_perm, ["doc_id", "minhash"]):
+        for batch in _minhash_batches(path, ["doc_id", "minhash"]):
             n = batch.num_rows
             glob = np.arange(offset, offset + n)
             keep = clustering.first[clustering.component[glob]] == glob

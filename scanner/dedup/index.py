@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from scanner.config import DedupConfig
 from scanner.dedup.lsh import optimal_params
 from scanner.errors import ConfigError
+from scanner.store.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ class SavedIndex:
     scans: list[str]
     minhash: np.ndarray  # (entries, num_perm) uint32
     lsh: Any  # datasketch.MinHashLSH
+    row_of: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row_of = {k: i for i, k in enumerate(self.keys)}  # key -> its signature's row, built once
 
     @classmethod
     def load(cls, path: Path, config: DedupConfig) -> SavedIndex:
@@ -111,14 +116,13 @@ class SavedIndex:
         """Per signature, the smallest key of an entry at estimated Jaccard >= ``threshold``, else ``None``."""
         from datasketch import MinHash
 
-        row_of = {k: i for i, k in enumerate(self.keys)}
         out: list[str | None] = []
         n = signatures.shape[1]
         for sig in signatures:
             found = [
                 key
                 for key in self.lsh.query(MinHash(n, seed, hashvalues=sig, scheme="affine32"))
-                if float((self.minhash[row_of[key]] == sig).mean()) >= threshold
+                if float((self.minhash[self.row_of[key]] == sig).mean()) >= threshold
             ]
             out.append(min(found) if found else None)
         return out
@@ -169,7 +173,5 @@ class IndexWriter:
             "scans": sorted(self.scans),
             "entries": len(self.keys),
         }
-        tmp = self.path / ".index.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(self.path / "index.json")
+        write_atomic(self.path / "index.json", json.dumps(meta, indent=2) + "\n")
         return len(self.keys)
