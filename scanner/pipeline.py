@@ -20,7 +20,8 @@ from scanner.config import ScanConfig
 from scanner.data import DocLabels, Document
 from scanner.dedup.cluster import DedupSummary, cluster_store
 from scanner.dedup.minhash import MinHasher, Signatures, rows
-from scanner.errors import ShardError
+from scanner.engines import RunOptions, available_cores
+from scanner.errors import ConfigError, ShardError
 from scanner.extract.segment import segment
 from scanner.readers import reader_for
 from scanner.readers.base import RecordContext
@@ -33,9 +34,10 @@ from scanner.store.writer import ShardWriter
 
 if TYPE_CHECKING:
     from scanner.classify.classifier import Classifier
+    from scanner.engines.shard import ShardOutcome
 
 log = logging.getLogger("scanner")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: timing moved to run.json, config_hash added
 PROGRESS_EVERY = 64
 BLOCK_DOCS = 64  # documents labelled together (their embedded passages share encoder batches)
 BLOCK_CHARS = 4_000_000
@@ -65,7 +67,9 @@ class ScanResult:
     wall_seconds: float
     classifier: dict[str, Any] | None = None
     dedup: DedupSummary | None = None
+    config_hash: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)  # run.json
 
     @property
     def exit_code(self) -> int:
@@ -108,7 +112,7 @@ def iter_file_documents(file: InputFile, config: ScanConfig, stats: FileStats) -
                 stats.bytes_read = stream.bytes_read
 
 
-def _new_stats(file: InputFile) -> FileStats:
+def new_stats(file: InputFile) -> FileStats:
     return FileStats(
         source=file.source,
         key=file.key,
@@ -124,7 +128,7 @@ def iter_documents(config: ScanConfig) -> Iterator[Document]:
     files, _ = resolve_inputs(config.inputs, dataset=config.dataset)
     for file in files:
         try:
-            yield from iter_file_documents(file, config, _new_stats(file))
+            yield from iter_file_documents(file, config, new_stats(file))
         except ShardError as exc:
             log.error("%s", exc)
 
@@ -142,7 +146,7 @@ def scan_file(
 
     ``budget`` is the number of documents still allowed by ``--limit`` (``None``: no limit).
     """
-    stats = _new_stats(file)
+    stats = new_stats(file)
     if observer:
         observer.file_started(stats)
     hasher = _hasher(config)
@@ -285,12 +289,16 @@ def scan(
     *,
     labeler: Labeler | None = None,
     observer: ScanObserver | None = None,
+    run: RunOptions | None = None,
 ) -> ScanResult:
-    """Scan every input of ``config`` into ``config.out`` and write ``manifest.json``.
+    """Scan every input of ``config`` into ``config.out``: the shards (kept from an earlier scan into the same
+    directory when complete and unchanged), the dedup pass, ``manifest.json``, the reports and ``run.json``.
 
     ``labeler`` defaults to the classifier that ``config.classify`` describes; the taxonomy is loaded and
-    validated before any input is read (an invalid one raises :class:`ConfigError`).
+    validated before any input is read (an invalid one raises :class:`ConfigError`). ``run`` says how the shards
+    are run (engine, workers); the output is the same whatever it says.
     """
+    run = run or RunOptions()
     started = time.perf_counter()
     if config.dedup.enabled and config.dedup.against:  # refused before any input is read
         from scanner.dedup.index import check_index
@@ -302,17 +310,62 @@ def scan(
         load_eval(Path(config.report.eval))
     classifier_info: dict[str, Any] | None = None
     classifier: Classifier | None = None
-    tiers_before: dict[str, int] = {}
+    custom = labeler
     if labeler is None and config.classify.enabled:
         from scanner.classify.factory import build_classifier
 
         classifier = build_classifier(config.classify)
         labeler, classifier_info = classifier, classifier.describe()
-        tiers_before = dict(classifier.tier_totals)
     elif labeler is not None and callable(getattr(labeler, "describe", None)):
         classifier_info = labeler.describe()  # type: ignore[attr-defined]
+    from scanner.store.resume import shard_hash
+
+    digest = shard_hash(config, classifier_info, custom)
     out = Path(config.out)
-    files: list[FileStats] = []
+    files, inputs, ignored = _resolve(config)
+    out.mkdir(parents=True, exist_ok=True)
+    if observer:
+        observer.scan_started(inputs)
+    outcomes = _run_shards(config, inputs, out, digest, labeler=labeler, custom=custom, observer=observer, run=run)
+    files.extend(o.stats for o in outcomes)
+    if classifier is not None and classifier_info is not None:  # how far passages went down the cascade
+        tiers = dict.fromkeys(classifier.tier_totals, 0)
+        for o in outcomes:
+            for tier, n in o.tiers.items():
+                tiers[tier] = tiers.get(tier, 0) + n
+        classifier_info["passages_by_tier"] = tiers
+    dedup: DedupSummary | None = None
+    if config.dedup.enabled:
+        shards = [f.shard for f in files if f.status == "ok" and f.shard]
+        if run.engine == "ray":
+            from scanner.engines.ray import ray_cluster_store
+
+            dedup = ray_cluster_store(out, shards, config.dedup, run)
+        else:
+            dedup = cluster_store(out, shards, config.dedup)
+    result = ScanResult(
+        config=config,
+        out=out,
+        files=files,
+        ignored=ignored,
+        wall_seconds=0.0,
+        classifier=classifier_info,
+        dedup=dedup,
+        config_hash=digest,
+    )
+    result.manifest = write_manifest(result)
+    from scanner.aggregate.report import build_report, write_report
+
+    report_eval = Path(config.report.eval) if config.report.eval else None
+    write_report(out, build_report(out, eval_file=report_eval, top=config.report.top))
+    result.wall_seconds = time.perf_counter() - started
+    result.run = write_run(result, run, outcomes)
+    return result
+
+
+def _resolve(config: ScanConfig) -> tuple[list[FileStats], list[InputFile], list[Ignored]]:
+    """The inputs to scan (unique shard names, in order), and the named inputs that are missing."""
+    missing: list[FileStats] = []
     inputs: list[InputFile] = []
     ignored: list[Ignored] = []
     for arg in config.inputs:
@@ -320,7 +373,7 @@ def scan(
             found, skipped = resolve_inputs([arg], dataset=config.dataset)
         except ShardError as exc:
             log.error("%s", exc)
-            files.append(
+            missing.append(
                 FileStats(
                     source=arg,
                     key=arg,
@@ -335,40 +388,65 @@ def scan(
             continue
         inputs.extend(found)
         ignored.extend(skipped)
-    inputs = unique_shards(inputs)  # names must not collide across separately named inputs either
-    out.mkdir(parents=True, exist_ok=True)
-    if observer:
-        observer.scan_started(inputs)
+    return missing, unique_shards(inputs), ignored  # names must not collide across separately named inputs either
+
+
+def _run_shards(
+    config: ScanConfig,
+    inputs: list[InputFile],
+    out: Path,
+    digest: str,
+    *,
+    labeler: Labeler | None,
+    custom: Labeler | None,
+    observer: ScanObserver | None,
+    run: RunOptions,
+) -> list[ShardOutcome]:
+    """Every input's shard, by the engine ``run`` names; the outcomes in input order."""
+    from scanner.engines.shard import ShardJob, ShardRunner, ShardTask
+
+    threads = max(1, available_cores() // run.workers) if run.workers > 1 else None
+    job = ShardJob(config=config, out=str(out), digest=digest, labeler=custom, threads=threads)
+    tasks = [ShardTask(i, f) for i, f in enumerate(inputs)]
+    if config.limit is None and (run.engine == "ray" or (run.workers > 1 and len(tasks) > 1)):
+        if run.engine == "ray":
+            from scanner.engines.ray import run_ray
+
+            found = run_ray(job, tasks, run, observer=observer)
+        else:
+            from scanner.engines.local import run_local
+
+            _check_picklable(custom)
+            found = run_local(job, tasks, workers=run.workers, retries=run.retries, observer=observer)
+        by_index = {o.index: o for o in found}
+        return [by_index[t.index] for t in tasks]
+    if config.limit is not None and run.workers > 1:
+        log.info("--limit takes the first documents in input order: the shards are scanned one after another")
+    runner = ShardRunner(job, labeler=labeler)  # in this process, in order (--limit's budget runs across files)
+    outcomes: list[ShardOutcome] = []
     remaining = config.limit
-    for file in inputs:
+    for task in tasks:
         if remaining is not None and remaining <= 0:
             break
-        stats = scan_file(file, config, out, labeler=labeler, budget=remaining, observer=observer)
-        files.append(stats)
+        outcome = runner.run(ShardTask(task.index, task.file, remaining), observer=observer)
+        outcomes.append(outcome)
         if remaining is not None:
-            remaining -= stats.records_read
-    if classifier is not None and classifier_info is not None:  # how far passages went down the cascade
-        totals_now = classifier.tier_totals
-        classifier_info["passages_by_tier"] = {k: v - tiers_before.get(k, 0) for k, v in totals_now.items()}
-    dedup: DedupSummary | None = None
-    if config.dedup.enabled:
-        dedup = cluster_store(out, [f.shard for f in files if f.status == "ok" and f.shard], config.dedup)
-    wall = time.perf_counter() - started
-    result = ScanResult(
-        config=config,
-        out=out,
-        files=files,
-        ignored=ignored,
-        wall_seconds=wall,
-        classifier=classifier_info,
-        dedup=dedup,
-    )
-    result.manifest = write_manifest(result)
-    from scanner.aggregate.report import build_report, write_report
+            remaining -= outcome.stats.records_read
+    return outcomes
 
-    report_eval = Path(config.report.eval) if config.report.eval else None
-    write_report(out, build_report(out, eval_file=report_eval, top=config.report.top))
-    return result
+
+def _check_picklable(labeler: Labeler | None) -> None:
+    if labeler is None:
+        return
+    import pickle
+
+    try:
+        pickle.dumps(labeler)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"the labeler cannot be sent to worker processes ({exc}): define it at module level, or scan with "
+            "one worker"
+        ) from exc
 
 
 def write_manifest(result: ScanResult) -> dict[str, Any]:
@@ -376,14 +454,36 @@ def write_manifest(result: ScanResult) -> dict[str, Any]:
         "manifest_version": MANIFEST_VERSION,
         "tropescan_version": __version__,
         "config": result.config.model_dump(mode="json"),
+        "config_hash": result.config_hash,
         "classifier": result.classifier,
         "inputs": [f.to_json() for f in result.files],
         "ignored_files": [{"source": i.source, "reason": i.reason} for i in result.ignored],
         "counts": totals(result.files),
         "dedup": result.dedup.to_json() if result.dedup is not None else None,
-        "timing": {"wall_seconds": round(result.wall_seconds, 3)},
     }
-    if result.dedup is not None:
-        manifest["timing"]["dedup_seconds"] = result.dedup.seconds
     write_atomic(result.out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
+
+
+def write_run(result: ScanResult, run: RunOptions, outcomes: list[ShardOutcome]) -> dict[str, Any]:
+    """``run.json``: how this run went (engine, workers, wall times, shards kept or retried). The one file of a
+    results directory that differs between runs of the same scan."""
+    info: dict[str, Any] = {
+        "tropescan_version": __version__,
+        "engine": run.engine,
+        "workers": run.workers,
+        "ray_address": run.ray_address,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "dedup_seconds": result.dedup.seconds if result.dedup is not None else None,
+        "dedup_phase_seconds": (
+            {k: round(v, 3) for k, v in result.dedup.phase_seconds.items()} if result.dedup is not None else None
+        ),
+        "shards": {
+            "scanned": sum(1 for o in outcomes if not o.reused),
+            "kept": [o.stats.shard for o in outcomes if o.reused],
+            "retried": {o.stats.shard: o.attempts for o in outcomes if o.attempts > 1},
+            "failed": [o.stats.shard for o in outcomes if o.stats.status == "failed"],
+        },
+    }
+    write_atomic(result.out / "run.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    return info

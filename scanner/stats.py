@@ -102,6 +102,34 @@ class FileStats:
             **self._classified(),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, named: bool) -> FileStats:
+        """The inverse of :meth:`to_json` (``named`` is not part of it)."""
+        return cls(
+            source=data["source"],
+            key=data["key"],
+            shard=data["shard"],
+            dataset=data["dataset"],
+            named=named,
+            size=data["size"],
+            format=data["format"],
+            status=data["status"],
+            message=data["message"],
+            sha256=data["sha256"],
+            records_total=data["records_total"],
+            records_read=data["records_read"],
+            records_skipped=data["records_skipped"],
+            chars=data["chars"],
+            passages=data["passages"],
+            bytes_read=data.get("bytes_read", 0),
+            skipped_by_reason=Counter(data["skipped_by_reason"]),
+            warnings_by_reason=Counter(data["warnings_by_reason"]),
+            ai_cue_docs=data["ai_cue_docs"],
+            genre_docs=Counter(data["docs_by_genre"]),
+            trope_docs=Counter(data["docs_by_trope"]),
+            trope_passages=Counter(data["passages_by_trope"]),
+        )
+
     def _classified(self) -> dict[str, Any]:
         return {
             "ai_cue_docs": self.ai_cue_docs,

@@ -52,7 +52,8 @@ def test_scan_writes_the_results_layout(runner: CliRunner, tmp_path: Path) -> No
         "passage_start", "passage_end", "passage_cluster", "passage_cluster_size", "passage_text",
     ]  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == [
-        "docs", "hits", "manifest.json", "passages", "report.html", "report.json", "report.md", "signatures",
+        "docs", "hits", "manifest.json", "passages", "report.html", "report.json", "report.md", "run.json",
+        "shards", "signatures",
     ]  # fmt: skip
     assert not list(out.rglob("*.tmp"))
 

@@ -92,9 +92,11 @@ def test_dolma_attributes_align_row_for_row(stub_scan: ScanResult, tmp_path: Pat
 
 
 def test_gzip_inputs_get_gzip_attributes(tmp_path: Path) -> None:
+    from engine_helpers import StubLabeler
+
     from scanner.config import ScanConfig
     from scanner.pipeline import scan
-    from tests.test_report import StubLabeler, _corpus
+    from tests.test_report import _corpus
 
     plain = _corpus(tmp_path)
     packed = tmp_path / "web.jsonl.gz"

@@ -12,10 +12,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+from engine_helpers import StubLabeler
 
 from scanner.config import ScanConfig
 from scanner.pipeline import ScanResult, scan
-from tests.test_report import StubLabeler
 
 PWN_SCRIPT = (
     "<script>document.title='PWNED';document.body.insertAdjacentHTML('beforeend','<div id=pwned></div>')</script>"

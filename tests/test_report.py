@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import StubLabeler
 from typer.testing import CliRunner
 
 from scanner.aggregate.adjust import adjusted_rate
@@ -17,40 +18,9 @@ from scanner.aggregate.report import build_report, write_report
 from scanner.aggregate.sources import gini
 from scanner.cli.app import _register, app
 from scanner.config import ScanConfig
-from scanner.data import DocLabels, Document, Hit
 from scanner.errors import ConfigError
 from scanner.evaluate.metrics import wilson
 from scanner.pipeline import ScanResult, scan
-
-MARKERS = {
-    "SHUTDOWNMARK": "shutdown_resistance",
-    "CORRIGIBLEMARK": "corrigible_ai",
-    "DISCOURSEMARK": "ai_risk_discourse",
-}
-POLARITY = {"shutdown_resistance": "misaligned", "corrigible_ai": "aligned", "ai_risk_discourse": "discourse"}
-
-
-class StubLabeler:
-    """Labels the passage holding a marker word with the marker's trope; genre from a FICTION word."""
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "taxonomy": "stub",
-            "taxonomy_version": "1",
-            "taxonomy_sha256": "stub-sha",
-            "tropes": {t: {"polarity": p, "threshold": 0.5} for t, p in POLARITY.items()},
-            "stage": "rules",
-            "stages": ["rules"],
-        }
-
-    def __call__(self, doc: Document) -> DocLabels:
-        hits = []
-        for word, trope in MARKERS.items():
-            at = doc.text.find(word)
-            if at >= 0:
-                hits.append(Hit(doc.doc_id, at, at + len(word), trope, 0.9, "rules", "{}"))
-        genre = "fiction" if "FICTION" in doc.text else "nonfiction"
-        return DocLabels(genre=genre, genre_score=0.9 if genre == "fiction" else 0.1, ai_cue=True, hits=hits)
 
 
 def _words(rng: random.Random, n: int) -> str:

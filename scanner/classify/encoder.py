@@ -32,6 +32,13 @@ MAX_TOKENIZER_PROCESSES = 8  # 14 on a 16-core H100 host were no faster than 8 (
 
 
 TOKENIZER_THREADS = 1  # threads each tokenising process uses
+_default_threads: int | None = None  # set by a scan's worker processes: the cores divided among them
+
+
+def set_default_threads(threads: int | None) -> None:
+    """The torch threads an encoder uses when it is not told (``None``: the cores this process may use)."""
+    global _default_threads
+    _default_threads = threads
 
 
 def tokenizer_processes() -> int:
@@ -135,6 +142,8 @@ class SentenceTransformerEncoder:
         self.model_id = self.resolved.model_id
         self._device = device
         self.batch_size = batch_size
+        if threads is None:
+            threads = _default_threads
         if threads is None and hasattr(os, "sched_getaffinity"):
             threads = len(os.sched_getaffinity(0))  # the cores this process was given, not the machine's
         self._threads = threads

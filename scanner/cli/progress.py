@@ -21,7 +21,8 @@ from scanner.stats import FileStats
 
 
 class RichObserver:
-    """Implements :class:`scanner.pipeline.ScanObserver` with one overall bar and one bar for the current file."""
+    """Implements :class:`scanner.pipeline.ScanObserver` with one overall bar and one bar per file in progress
+    (several when worker processes scan files side by side)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
@@ -40,8 +41,9 @@ class RichObserver:
         self.done_files = 0
         self.done_bytes = 0
         self.done_records = 0
-        self.current: TaskID | None = None
-        self.started = self.file_started_at = time.perf_counter()
+        self.current: dict[str, tuple[TaskID, float]] = {}  # shard -> (its bar, when it started)
+        self.in_flight: dict[str, tuple[int, int]] = {}  # shard -> (records, bytes) so far
+        self.started = time.perf_counter()
 
     def __enter__(self) -> RichObserver:
         self.progress.start()
@@ -62,42 +64,38 @@ class RichObserver:
 
     def file_started(self, stats: FileStats) -> None:
         name = stats.source if len(stats.source) <= 48 else "…" + stats.source[-47:]
-        self.current = self.progress.add_task(name, total=stats.size, records=0, rate="0")
-        self.file_started_at = time.perf_counter()
+        bar = self.progress.add_task(name, total=stats.size, records=0, rate="0")
+        self.current[stats.shard] = (bar, time.perf_counter())
+        self.in_flight[stats.shard] = (0, 0)
 
-    def advance(self, stats: FileStats, bytes_read: int) -> None:
-        records = self.done_records + stats.records_total
-        if self.current is not None:
-            self.progress.update(
-                self.current,
-                completed=bytes_read,
-                records=f"{stats.records_total:,}",
-                rate=self._rate(stats.records_total, self.file_started_at),
-            )
+    def _update_overall(self) -> None:
+        records = self.done_records + sum(r for r, _ in self.in_flight.values())
         self.progress.update(
             self.overall,
-            completed=self.done_bytes + bytes_read,
+            description=f"all files ({self.done_files}/{self.n_files})",
+            completed=self.done_bytes + sum(b for _, b in self.in_flight.values()),
             records=f"{records:,}",
             rate=self._rate(records),
         )
+
+    def advance(self, stats: FileStats, bytes_read: int) -> None:
+        self.in_flight[stats.shard] = (stats.records_total, bytes_read)
+        if stats.shard in self.current:
+            bar, since = self.current[stats.shard]
+            self.progress.update(
+                bar,
+                completed=bytes_read,
+                records=f"{stats.records_total:,}",
+                rate=self._rate(stats.records_total, since),
+            )
+        self._update_overall()
 
     def file_finished(self, stats: FileStats) -> None:
         self.done_files += 1
         self.done_bytes += stats.size or stats.bytes_read
         self.done_records += stats.records_total
-        if self.current is not None:
-            self.progress.update(
-                self.current,
-                completed=stats.size or stats.bytes_read,
-                records=f"{stats.records_total:,}",
-                rate=self._rate(stats.records_total, self.file_started_at),
-            )
-            self.progress.remove_task(self.current)
-            self.current = None
-        self.progress.update(
-            self.overall,
-            description=f"all files ({self.done_files}/{self.n_files})",
-            completed=self.done_bytes,
-            records=f"{self.done_records:,}",
-            rate=self._rate(self.done_records),
-        )
+        self.in_flight.pop(stats.shard, None)
+        if stats.shard in self.current:
+            bar, _ = self.current.pop(stats.shard)
+            self.progress.remove_task(bar)
+        self._update_overall()

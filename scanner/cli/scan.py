@@ -13,6 +13,7 @@ from rich.logging import RichHandler
 from scanner.cli import options
 from scanner.cli.console import make_console
 from scanner.config import FORMATS, DedupConfig, ReaderConfig, ReportConfig, ScanConfig, SegmentConfig
+from scanner.engines import RunOptions, available_cores
 from scanner.errors import ConfigError
 
 SAMPLE_DIR = Path("corpora") / "sample"
@@ -73,6 +74,18 @@ def scan_command(
     eval_file: Path = typer.Option(
         None, "--eval", help="tropescan eval --json output: report.json gains error-adjusted prevalence."
     ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        "-w",
+        help="Worker processes (local engine) or concurrent tasks (ray) over the input files. Default: the cores "
+        "available. The output is the same for any number.",
+    ),
+    engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray."),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto). Default: a local Ray."
+    ),
+    retries: int = typer.Option(1, "--retries", help="Times a shard is scanned again after its worker died."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary."),
 ) -> None:
     """Scan corpora into a results directory: docs/, hits/ and signatures/<shard>.parquet, manifest.json; then
@@ -123,27 +136,33 @@ def scan_command(
                 train=train,
             ),
         )
+        run = RunOptions(
+            engine=engine,  # type: ignore[arg-type]  # checked by RunOptions
+            workers=workers if workers is not None else available_cores(),
+            ray_address=ray_address,
+            retries=retries,
+        )
     except (ConfigError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     try:
-        result = _run(config, console, quiet=quiet)
+        result = _run(config, console, quiet=quiet, run=run)
     except ConfigError as exc:  # e.g. an invalid taxonomy: refused before any input is read
         console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     raise typer.Exit(result)
 
 
-def _run(config: ScanConfig, console: Console, *, quiet: bool) -> int:
+def _run(config: ScanConfig, console: Console, *, quiet: bool, run: RunOptions) -> int:
     from scanner.cli.progress import RichObserver
     from scanner.pipeline import scan
     from scanner.report.console import render_scan_summary
 
     if quiet:
-        return scan(config).exit_code
+        return scan(config, run=run).exit_code
     with RichObserver(console) as observer:
-        result = scan(config, observer=observer)
+        result = scan(config, observer=observer, run=run)
     report_path = result.out / "report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
-    render_scan_summary(console, result.manifest, str(result.out), report)
+    render_scan_summary(console, result.manifest, str(result.out), report, run=result.run)
     return result.exit_code

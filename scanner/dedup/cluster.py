@@ -6,7 +6,8 @@ After a scan, every document with text has a row in ``signatures/<shard>.parquet
    shard (``doc`` numbers the signed documents in shard order, then row order).
 2. **Candidates.** polars groups each band's table by hash, one band at a time; in each group of two or more
    documents, sorted, every member is paired with the first (a star) and with the one before it (a chain): linear
-   in the group's size, and enough to connect a group of copies.
+   in the group's size, and enough to connect a group of copies. (With ``--engine ray`` steps 1 and 2 are a Ray
+   shuffle instead: one map task per shard, one reduce task per band, the same pairs: :mod:`scanner.engines.ray`.)
 3. **Verification.** Each candidate pair is kept only when its Jaccard similarity reaches the threshold: estimated
    from the two signatures, or exact, over the stored shingle hashes, when both documents are long (books), so
    that a chain of partial overlaps cannot merge unrelated texts.
@@ -24,12 +25,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -78,7 +80,7 @@ def _minhash_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]
     yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
-def _as_matrix(column: pa.Array, num_perm: int) -> np.ndarray:
+def signature_matrix(column: pa.Array, num_perm: int) -> np.ndarray:
     values = column.flatten().to_numpy(zero_copy_only=False)
     return np.asarray(values, dtype=np.uint32).reshape(-1, num_perm)
 
@@ -90,7 +92,7 @@ def _write_bands(paths: list[Path], work: Path, num_perm: int, bands: int, rows:
     try:
         for path in paths:
             for batch in _minhash_batches(path, ["minhash"]):
-                sig = _as_matrix(batch.column(0), num_perm)
+                sig = signature_matrix(batch.column(0), num_perm)
                 hashes = band_hashes(sig, bands, rows)  # (n, bands)
                 doc = pa.array(np.arange(offset, offset + len(sig), dtype=np.uint32))
                 for k, writer in enumerate(writers):
@@ -102,30 +104,49 @@ def _write_bands(paths: list[Path], work: Path, num_perm: int, bands: int, rows:
     return offset
 
 
-def _candidate_pairs(work: Path, bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """Star and chain pairs of every band bucket with two or more documents, unique, sorted. One band at a
-    time, so memory follows the documents of one band table, not all of them."""
-    import polars as pl
+def band_pairs(band: pl.LazyFrame) -> pl.DataFrame:
+    """The candidate pairs ``(a, b)`` of one band's ``(hash, doc)`` rows: in every bucket of two or more
+    documents, sorted, each member paired with the first (a star) and with the one before it (a chain): linear in
+    the bucket's size, and enough to connect a bucket of copies. Unique, unsorted."""
+    groups = (
+        band.filter(pl.col("hash").is_duplicated())  # most buckets hold one document: drop them first
+        .group_by("hash")
+        .agg(pl.col("doc").sort().alias("docs"))
+        .filter(pl.col("docs").list.len() > 1)
+    )
+    star = groups.select(pl.col("docs").list.first().alias("a"), pl.col("docs").list.slice(1).alias("b")).explode("b")
+    chain = groups.select(
+        pl.col("docs").list.slice(0, pl.col("docs").list.len() - 1).alias("a"),
+        pl.col("docs").list.slice(1).alias("b"),
+    ).explode("a", "b")
+    return pl.concat([star, chain]).unique().collect(engine="streaming")
 
-    found: list[pl.DataFrame] = []
-    for k in range(bands):
-        groups = (
-            pl.scan_parquet(work / f"band-{k:03d}.parquet")
-            .filter(pl.col("hash").is_duplicated())  # most buckets hold one document: drop them first
-            .group_by("hash")
-            .agg(pl.col("doc").sort().alias("docs"))
-            .filter(pl.col("docs").list.len() > 1)
-        )
-        star = groups.select(pl.col("docs").list.first().alias("a"), pl.col("docs").list.slice(1).alias("b")).explode(
-            "b"
-        )
-        chain = groups.select(
-            pl.col("docs").list.slice(0, pl.col("docs").list.len() - 1).alias("a"),
-            pl.col("docs").list.slice(1).alias("b"),
-        ).explode("a", "b")
-        found.append(pl.concat([star, chain]).unique().collect(engine="streaming"))
+
+def merge_pairs(found: list[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of every band, unique and sorted (so that what follows does not depend on the band order)."""
     edges = pl.concat(found).unique().sort("a", "b") if found else pl.DataFrame({"a": [], "b": []})
     return edges["a"].to_numpy().astype(np.int64), edges["b"].to_numpy().astype(np.int64)
+
+
+def local_candidates(
+    paths: list[Path], num_perm: int, bands: int, rows: int, work: Path
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Signed documents and candidate pairs, in this process: the band tables go to ``work`` (on disk), and
+    polars groups one band at a time, so memory follows the documents of one band table, not all of them."""
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        n = _write_bands(paths, work, num_perm, bands, rows)
+        found = [band_pairs(pl.scan_parquet(work / f"band-{k:03d}.parquet")) for k in range(bands)]
+        a, b = merge_pairs(found)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return n, a, b
+
+
+CandidateFinder = Callable[[list[Path], int, int, int, Path], tuple[int, np.ndarray, np.ndarray]]
+"""``(signature paths, num_perm, bands, rows, scratch dir) -> (signed documents, a, b)``: how candidate pairs are
+found (:func:`local_candidates`, or the Ray shuffle of :mod:`scanner.engines.ray`). Every finder returns the
+same pairs."""
 
 
 def _load_rows(paths: list[Path], num_perm: int, wanted: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:
@@ -139,7 +160,7 @@ def _load_rows(paths: list[Path], num_perm: int, wanted: np.ndarray) -> tuple[np
             lo, hi = np.searchsorted(wanted, [offset, offset + n])
             if hi > lo:
                 local = wanted[lo:hi] - offset
-                sig = _as_matrix(batch.column(0), num_perm)
+                sig = signature_matrix(batch.column(0), num_perm)
                 sigs[lo:hi] = sig[local]
                 shingles = batch.column(1)
                 for j, row in zip(range(lo, hi), local, strict=True):
@@ -263,9 +284,11 @@ class Clustering:
     first: np.ndarray
 
 
-def cluster_signatures(paths: list[Path], config: DedupConfig, work: Path) -> tuple[Clustering, DedupSummary]:
+def cluster_signatures(
+    paths: list[Path], config: DedupConfig, work: Path, *, candidates: CandidateFinder = local_candidates
+) -> tuple[Clustering, DedupSummary]:
     """Bands, candidates, verification and components over the signature tables ``paths`` (in this order);
-    ``work`` is a scratch directory for the band tables (emptied and removed)."""
+    ``work`` is a scratch directory for the band tables (emptied first, and removed)."""
     started = time.perf_counter()
     bands, rows = optimal_params(
         config.threshold,
@@ -274,14 +297,9 @@ def cluster_signatures(paths: list[Path], config: DedupConfig, work: Path) -> tu
         false_negative_weight=config.false_negative_weight,
     )
     summary = DedupSummary(num_perm=config.num_perm, threshold=config.threshold, bands=bands, rows=rows)
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        n = _write_bands(paths, work, config.num_perm, bands, rows)
-        summary.phase_seconds["bands"] = time.perf_counter() - started
-        a, b = _candidate_pairs(work, bands)
-        summary.phase_seconds["candidates"] = time.perf_counter() - started - sum(summary.phase_seconds.values())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)  # what a killed run left there
+    n, a, b = candidates(paths, config.num_perm, bands, rows, work)
+    summary.phase_seconds["candidates"] = time.perf_counter() - started
     summary.docs_signed = n
     summary.candidate_pairs = len(a)
     keep = _verify(a, b, paths, config, summary)
@@ -303,7 +321,7 @@ def _earlier(sig_path: Path, index: SavedIndex, config: DedupConfig) -> dict[str
     """Per signed document of one shard, the earlier scans' entry it copies (or ``None``)."""
     found: dict[str, str | None] = {}
     for batch in _minhash_batches(sig_path, ["doc_id", "minhash"]):
-        matches = index.match(_as_matrix(batch.column(1), config.num_perm), config.threshold, config.seed)
+        matches = index.match(signature_matrix(batch.column(1), config.num_perm), config.threshold, config.seed)
         found.update(zip(batch.column(0).to_pylist(), matches, strict=True))
     return found
 
@@ -334,20 +352,26 @@ def _save_index(
             rows = np.flatnonzero(keep)
             if len(rows):
                 ids = batch.column(0).to_pylist()
-                writer.add([ids[i] for i in rows], scan_name, _as_matrix(batch.column(1), config.num_perm)[rows])
+                writer.add([ids[i] for i in rows], scan_name, signature_matrix(batch.column(1), config.num_perm)[rows])
             offset += n
     return writer.close()
 
 
 def _cluster_kind(
-    out: Path, shards: list[str], config: DedupConfig, *, kind: str, index: SavedIndex | None = None
+    out: Path,
+    shards: list[str],
+    config: DedupConfig,
+    *,
+    kind: str,
+    candidates: CandidateFinder,
+    index: SavedIndex | None = None,
 ) -> DedupSummary:
     signatures = "signatures" if kind == "docs" else "passages"
     paths = [out / signatures / f"{s}.parquet" for s in shards]
     paths = [p for p in paths if p.is_file()]
     if kind == "hits":
         config = config.model_copy(update={"threshold": config.passage_threshold})
-    clustering, summary = cluster_signatures(paths, config, out / f".dedup-{kind}")
+    clustering, summary = cluster_signatures(paths, config, out / f".dedup-{kind}", candidates=candidates)
     names = _doc_ids(paths, np.sort(clustering.first[clustering.sizes > 1]))
     offset = 0
     matched: set[int] = set()
@@ -367,14 +391,17 @@ def _cluster_kind(
     return summary
 
 
-def cluster_store(out: Path, shards: list[str], config: DedupConfig) -> DedupSummary:
+def cluster_store(
+    out: Path, shards: list[str], config: DedupConfig, *, candidates: CandidateFinder = local_candidates
+) -> DedupSummary:
     """Cluster the signed documents of ``shards`` (in this order) of the results store ``out`` and fill the
     cluster columns of their docs tables; then the same for the labelled passages (``passages/``, at
-    ``passage_threshold``) and the hits tables."""
+    ``passage_threshold``) and the hits tables. Everything it writes is recomputed whole, so running it again
+    over the same shards (after a crash) writes the same bytes."""
     started = time.perf_counter()
     index = SavedIndex.load(Path(config.against), config) if config.against else None
-    summary = _cluster_kind(out, shards, config, kind="docs", index=index)
-    passages = _cluster_kind(out, shards, config, kind="hits")
+    summary = _cluster_kind(out, shards, config, kind="docs", index=index, candidates=candidates)
+    passages = _cluster_kind(out, shards, config, kind="hits", candidates=candidates)
     summary.passages = passages.to_json()
     summary.seconds = round(time.perf_counter() - started, 3)
     log.info(

@@ -5,16 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 MAX_FILE_ROWS = 40
 
 
 def render_scan_summary(
-    console: Console, manifest: dict[str, Any], out: str, report: dict[str, Any] | None = None
+    console: Console,
+    manifest: dict[str, Any],
+    out: str,
+    report: dict[str, Any] | None = None,
+    *,
+    run: dict[str, Any] | None = None,
 ) -> None:
     """Per-file counts, skipped records by reason, and the totals, from a scan's manifest; then the prevalence
-    table of its ``report.json`` (else the manifest's trope counts)."""
+    table of its ``report.json`` (else the manifest's trope counts). ``run`` (``run.json``) adds the wall time
+    and the shards kept from an earlier scan."""
+    wall_seconds = run.get("wall_seconds") if run else None
     files = Table(title="Inputs", header_style="bold")
     files.add_column("file", no_wrap=True, overflow="ellipsis", max_width=30)
     files.add_column("format", no_wrap=True)
@@ -25,7 +33,7 @@ def render_scan_summary(
     for entry in inputs[:MAX_FILE_ROWS]:
         status = entry["status"]
         files.add_row(
-            entry["source"].rsplit("/", 1)[-1],
+            escape(entry["source"].rsplit("/", 1)[-1]),
             entry["format"] or "-",
             status if status == "ok" else f"[red]{status}[/]",
             f"{entry['records_total']:,}",
@@ -37,7 +45,9 @@ def render_scan_summary(
     console.print(files)
     for entry in inputs:
         if entry["status"] != "ok":
-            console.print(f"[red]{entry['status']}[/]: {entry['source'].rsplit('/', 1)[-1]}: {entry['message']}")
+            console.print(
+                f"[red]{entry['status']}[/]: {escape(entry['source'].rsplit('/', 1)[-1])}: {escape(entry['message'])}"
+            )
 
     counts = manifest["counts"]
     reasons = Table(title="Skipped records by reason", header_style="bold")
@@ -55,9 +65,17 @@ def render_scan_summary(
         f"[bold]{counts['files']}[/] files, [bold]{counts['records_total']:,}[/] records: "
         f"[green]{counts['records_read']:,} read[/], {counts['records_skipped']:,} skipped"
         f"{'' if balanced else ' [red](counts do not balance!)[/]'}; "
-        f"{counts['chars']:,} characters in {counts['passages']:,} passages; "
-        f"{manifest['timing']['wall_seconds']:.1f} s"
+        f"{counts['chars']:,} characters in {counts['passages']:,} passages"
+        + (f"; {wall_seconds:.1f} s" if wall_seconds is not None else "")
     )
+    shards = run.get("shards", {}) if run else {}
+    if shards.get("kept"):
+        console.print(
+            f"{len(shards['kept'])} shard(s) kept from an earlier scan into {escape(out)} (complete, same input and "
+            f"settings); {shards['scanned']} scanned"
+        )
+    if shards.get("retried"):
+        console.print(f"[yellow]retried after their worker died:[/] {escape(', '.join(sorted(shards['retried'])))}")
     if manifest.get("ignored_files"):
         console.print(
             f"{len(manifest['ignored_files'])} files in the input directories were not input files "
