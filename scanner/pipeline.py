@@ -363,16 +363,31 @@ def scan(
     return result
 
 
+RESOLVE_THREADS = 16  # inputs resolved at once (a URL costs a HEAD request; a crawl lists tens of thousands)
+
+
 def _resolve(config: ScanConfig) -> tuple[list[FileStats], list[InputFile], list[Ignored]]:
     """The inputs to scan (unique shard names, in order), and the named inputs that are missing."""
+
+    def one(arg: str) -> tuple[list[InputFile], list[Ignored]] | ShardError:
+        try:
+            return resolve_inputs([arg], dataset=config.dataset)
+        except ShardError as exc:
+            return exc
+
+    if len(config.inputs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
+            resolved = list(pool.map(one, config.inputs))  # in argument order
+    else:
+        resolved = [one(arg) for arg in config.inputs]
     missing: list[FileStats] = []
     inputs: list[InputFile] = []
     ignored: list[Ignored] = []
-    for arg in config.inputs:
-        try:
-            found, skipped = resolve_inputs([arg], dataset=config.dataset)
-        except ShardError as exc:
-            log.error("%s", exc)
+    for arg, got in zip(config.inputs, resolved, strict=True):
+        if isinstance(got, ShardError):
+            log.error("%s", got)
             missing.append(
                 FileStats(
                     source=arg,
@@ -382,12 +397,12 @@ def _resolve(config: ScanConfig) -> tuple[list[FileStats], list[InputFile], list
                     named=True,
                     size=None,
                     status="missing",
-                    message=exc.message,
+                    message=got.message,
                 )
             )
             continue
-        inputs.extend(found)
-        ignored.extend(skipped)
+        inputs.extend(got[0])
+        ignored.extend(got[1])
     return missing, unique_shards(inputs), ignored  # names must not collide across separately named inputs either
 
 

@@ -194,3 +194,27 @@ def test_a_scan_killed_then_resumed_writes_the_same_bytes(
     if workers == 1:
         assert len(kept) == KILLED_AFTER[point], kept
     assert_same_tree(out, reference)
+
+
+def test_cli_scans_a_gzipped_input_list_with_workers(corpus: Path, tmp_path: Path) -> None:
+    import gzip
+
+    from typer.testing import CliRunner
+
+    from scanner.cli.app import _register, app
+
+    _register()
+    names = sorted(str(p.relative_to(corpus)) for p in corpus.rglob("*") if p.is_file())
+    listing = tmp_path / "inputs.paths.gz"
+    listing.write_bytes(gzip.compress(("# six shards\n\n" + "\n".join(names) + "\n").encode()))
+    out = tmp_path / "out"
+    args = ["scan", "--inputs-from", str(listing), "--input-prefix", f"{corpus}/", "--workers", "2", "--no-classify"]
+    result = CliRunner().invoke(app, [*args, "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["source"] for e in manifest["inputs"]] == [f"{corpus}/{n}" for n in names]
+    assert run_info(out)["workers"] == 2
+    bad = tmp_path / "empty.paths"
+    bad.write_text("# nothing\n")
+    refused = CliRunner().invoke(app, ["scan", "--inputs-from", str(bad), "-o", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "lists no inputs" in refused.output

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import KillingLabeler, StubLabeler, assert_same_tree, run_info, write_corpus
+from engine_helpers import KillingLabeler, StubLabeler, assert_same_tree, run_info, tree, write_corpus
 
 from scanner.config import ScanConfig
 from scanner.engines import RunOptions
@@ -97,3 +97,24 @@ def test_a_shard_whose_ray_worker_keeps_dying_fails_alone(ray_head: str, corpus:
     _scan(corpus, out, StubLabeler(), RunOptions(workers=1))
     assert sorted(run_info(out)["shards"]["kept"]) == sorted(status)
     assert_same_tree(out, reference)
+
+
+def test_cli_joins_a_ray_cluster_by_address(ray_head: str, corpus: Path, tmp_path: Path) -> None:
+    """A separate driver process joining the head by --ray-address (the real classifier's rules stage in the
+    Ray workers), against the local engine in this process."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "scanner", "scan", str(corpus), "-o", str(out), "-q", "--stage", "rules"]
+    done = subprocess.run(
+        [*command, "--engine", "ray", "--ray-address", ray_head, "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert run_info(out)["engine"] == "ray"
+    ray_tree = tree(out)
+    shutil.rmtree(out)
+    local = scan(ScanConfig.build(inputs=[str(corpus)], out=str(out), classify={"stage": "rules"}))
+    assert local.manifest["classifier"]["stage"] == "rules"
+    assert tree(out) == ray_tree

@@ -28,10 +28,35 @@ def default_inputs() -> list[str]:
     raise ConfigError("no PATHS given and the sample corpus corpora/sample/ was not found")
 
 
+def read_input_list(path: Path, *, prefix: str = "") -> list[str]:
+    """The inputs a list file names: one per line, blank lines and ``#`` comments skipped, ``prefix`` prepended
+    (Common Crawl's ``*.paths.gz`` hold paths relative to https://data.commoncrawl.org/ or s3://commoncrawl/)."""
+    import gzip
+    import zlib
+
+    try:
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        raise ConfigError(f"--inputs-from {path}: cannot be read ({exc})") from exc
+    found = [prefix + line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not found:
+        raise ConfigError(f"--inputs-from {path}: lists no inputs")
+    return found
+
+
 def scan_command(
     paths: list[str] = typer.Argument(
         None,
         help="Files, directories, globs or http(s)/s3 URLs. Default: the sample corpus in corpora/sample/.",
+    ),
+    inputs_from: Path = typer.Option(
+        None,
+        "--inputs-from",
+        help="A file listing inputs, one per line (gzip allowed), e.g. Common Crawl's wet.paths.gz; added to PATHS.",
+    ),
+    input_prefix: str = typer.Option(
+        "", "--input-prefix", help="Prepended to each --inputs-from line (e.g. https://data.commoncrawl.org/)."
     ),
     out: Path = typer.Option(Path("tropescan-out"), "--out", "-o", help="Results directory."),
     fmt: str = typer.Option("auto", "--format", "-f", help=f"Input format: {', '.join(FORMATS)}."),
@@ -97,8 +122,9 @@ def scan_command(
         handlers=[RichHandler(console=console, show_time=False, show_path=False, markup=False)],
     )
     try:
+        listed = read_input_list(inputs_from, prefix=input_prefix) if inputs_from else []
         config = ScanConfig.build(
-            inputs=paths or default_inputs(),
+            inputs=[*(paths or []), *listed] or default_inputs(),
             out=str(out),
             dataset=dataset,
             limit=limit,
