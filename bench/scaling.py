@@ -185,6 +185,9 @@ class TreeSampler(threading.Thread):
         self.peak_pss_kb = 0  # the same with PSS (shared pages counted once, split between their sharers)
         self.max_processes = 0
         self.procs: dict[int, dict[str, Any]] = {}
+        self.started = time.perf_counter()
+        self.peak_at_s = 0.0  # seconds after the start when the sampled tree peak was seen
+        self.series: list[tuple[float, int]] = []  # (seconds, tree VmRSS kB), where to look for the phase
 
     def sample(self) -> None:
         total_rss = total_pss = n = 0
@@ -202,7 +205,11 @@ class TreeSampler(threading.Thread):
             proc["max_rss_kb"] = max(proc["max_rss_kb"], st["VmRSS"])
             proc["last_hwm_kb"] = st.get("VmHWM", 0)
         self.samples += 1
-        self.peak_rss_kb = max(self.peak_rss_kb, total_rss)
+        now = time.perf_counter() - self.started
+        if total_rss > self.peak_rss_kb:
+            self.peak_rss_kb, self.peak_at_s = total_rss, now
+        if not self.series or abs(total_rss - self.series[-1][1]) > 4096 or now - self.series[-1][0] >= 5:
+            self.series.append((round(now, 2), total_rss))  # only on a 4 MB change or every 5 s
         self.peak_pss_kb = max(self.peak_pss_kb, total_pss)
         self.max_processes = max(self.max_processes, n)
 
@@ -304,6 +311,8 @@ def run_scan(
         "max_processes": sampler.max_processes,
         "processes_seen": len(set(hwm)),
         "tree_peak_rss_mib": sampler.peak_rss_kb / 1024,  # sampled: max over samples of the sum of VmRSS
+        "tree_peak_at_s": sampler.peak_at_s,
+        "tree_rss_series_kb": sampler.series,
         "tree_peak_pss_mib": sampler.peak_pss_kb / 1024 if pss else None,
         "main_hwm_mib": (main_exit or {}).get("VmHWM", hwm.get(proc.pid, 0)) / 1024,
         "main_hwm_from_exit": main_exit is not None,
@@ -351,7 +360,8 @@ def progress(label: str, r: dict[str, Any]) -> None:
     state = "ok" if r["returncode"] == 0 else f"rc={r['returncode']}"
     print(
         f"    {label:<34} {r['seconds']:8.1f} s  tree peak {r['tree_peak_rss_mib']:7.1f} MiB  "
-        f"sum HWM {r['sum_hwm_mib']:7.1f} MiB  procs {r['max_processes']}  load {r['loadavg_before'][0]:.2f}  {state}",
+        f"(at {r['tree_peak_at_s']:.0f} s)  sum HWM {r['sum_hwm_mib']:7.1f} MiB  procs {r['max_processes']}  "
+        f"load {r['loadavg_before'][0]:.2f}  {state}",
         file=sys.stderr,
         flush=True,
     )
@@ -417,7 +427,7 @@ def part_rss(args: argparse.Namespace, sizes: list[float], ctx: dict[str, Any]) 
         targets[config] = {
             "sizes_mb": [e["mb"] for e in rows],
             "peak_mib": peaks,
-            "flat": len(peaks) < 2 or max(peaks) <= (1 + RSS_TOLERANCE) * peaks[0],
+            "flat": None if len(peaks) < 2 else max(peaks) <= (1 + RSS_TOLERANCE) * peaks[0],
             "growth": max(peaks) / peaks[0] - 1,
             "under_2gb": max(peaks) < RSS_LIMIT_MIB,
         }
@@ -476,7 +486,8 @@ def print_rss(res: dict[str, Any]) -> None:
         sizes = ", ".join(f"{mb:g} MB: {p:.0f} MiB" for mb, p in zip(t["sizes_mb"], t["peak_mib"], strict=True))
         print(
             f"target ({config}): peak flat across sizes (largest within {res['tolerance']:.0%} of smallest; {sizes}; "
-            f"{t['growth']:+.0%}): {verdict(t['flat'])}; under 2 GB ({res['limit_mib']:.0f} MiB): "
+            f"{t['growth']:+.0%}): {'n/a (one size)' if t['flat'] is None else verdict(t['flat'])}; "
+            f"under 2 GB ({res['limit_mib']:.0f} MiB): "
             f"{verdict(t['under_2gb'])}"
         )
 
