@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from scanner.dedup.minhash import passage_id
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
-EDGE_CHUNK = 262_144
+EDGE_CHUNK = 32_768  # candidate pairs compared at once: two (chunk, num_perm) uint32 gathers, 32 MiB at 128
 BANDS_SCHEMA = pa.schema([("hash", pa.uint64()), ("doc", pa.uint32())])
 
 
@@ -122,9 +122,16 @@ def band_pairs(band: pl.LazyFrame) -> pl.DataFrame:
     return pl.concat([star, chain]).unique().collect(engine="streaming")
 
 
-def merge_pairs(found: list[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of every band, unique and sorted (so that what follows does not depend on the band order)."""
-    edges = pl.concat(found).unique().sort("a", "b") if found else pl.DataFrame({"a": [], "b": []})
+def merge_pairs(found: Iterable[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of every band, unique and sorted (so that what follows does not depend on the band order).
+    Folded band by band, so that memory holds the distinct pairs, not every band's copy of them (copies of one
+    page share all their bands)."""
+    edges: pl.DataFrame | None = None
+    for pairs in found:
+        edges = pairs if edges is None else pl.concat([edges, pairs]).unique()
+    if edges is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    edges = edges.sort("a", "b")
     return edges["a"].to_numpy().astype(np.int64), edges["b"].to_numpy().astype(np.int64)
 
 
@@ -136,8 +143,7 @@ def local_candidates(
     work.mkdir(parents=True, exist_ok=True)
     try:
         n = _write_bands(paths, work, num_perm, bands, rows)
-        found = [band_pairs(pl.scan_parquet(work / f"band-{k:03d}.parquet")) for k in range(bands)]
-        a, b = merge_pairs(found)
+        a, b = merge_pairs(band_pairs(pl.scan_parquet(work / f"band-{k:03d}.parquet")) for k in range(bands))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return n, a, b
@@ -181,7 +187,8 @@ def _verify(a: np.ndarray, b: np.ndarray, paths: list[Path], config: DedupConfig
     similarity = np.empty(len(a), dtype=np.float64)
     for lo in range(0, len(a), EDGE_CHUNK):
         hi = lo + EDGE_CHUNK
-        similarity[lo:hi] = (sigs[ia[lo:hi]] == sigs[ib[lo:hi]]).mean(axis=1)
+        equal = sigs[ia[lo:hi]] == sigs[ib[lo:hi]]
+        similarity[lo:hi] = np.count_nonzero(equal, axis=1) / config.num_perm  # no float copy of the chunk
     has = np.array([k is not None for k in kept], dtype=bool)
     for k in np.flatnonzero(has[ia] & has[ib]):
         ka, kb = kept[ia[k]], kept[ib[k]]
@@ -236,7 +243,60 @@ def _fill(
     earlier: dict[str, str | None] | None = None,
 ) -> int:
     """Fill the cluster columns of one shard's docs (``kind="docs"``: ``dup_cluster``, keyed by ``doc_id``) or hits
-    table (``"hits"``: ``passage_cluster``, keyed by ``doc_id:passage_start``); returns the shard's signed rows."""
+    table (``"hits"``: ``passage_cluster``, keyed by ``doc_id:passage_start``); returns the shard's signed rows.
+
+    Docs are rewritten one row group at a time, walking the shard's signatures alongside (they list the signed
+    documents in the same order), so memory does not grow with the shard. Hits (labelled passages only) are
+    rewritten whole."""
+    if kind == "hits":
+        return _fill_hits(table_path, sig_path, offset, clustering, names)
+    from scanner.store.writer import ROW_GROUP_ROWS
+
+    signed = _ids(sig_path)
+    pending = next(signed, None)
+    n = 0
+    tmp = table_path.with_name(f".{table_path.name}.tmp")
+    source = pq.ParquetFile(table_path)
+    with pq.ParquetWriter(tmp, source.schema_arrow, compression="zstd", write_statistics=True) as writer:
+        for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
+            cluster: list[str | None] = []
+            size: list[int | None] = []
+            before: list[str | None] = []
+            for doc_id in batch.column("doc_id").to_pylist():
+                if doc_id is None or doc_id != pending:  # skipped, empty or unsigned: no cluster
+                    cluster.append(None)
+                    size.append(None)
+                    before.append(None)
+                    continue
+                c = int(clustering.component[offset + n])
+                s = int(clustering.sizes[c])
+                cluster.append(doc_id if s == 1 else names[int(clustering.first[c])])
+                size.append(s)
+                before.append(earlier.get(doc_id) if earlier is not None else None)
+                n += 1
+                pending = next(signed, None)
+            table = pa.Table.from_batches([batch])
+            columns = {"dup_cluster": pa.array(cluster, pa.string()), "dup_cluster_size": pa.array(size, pa.int64())}
+            if earlier is not None:
+                columns["earlier_dup"] = pa.array(before, pa.string())
+            for name, column in columns.items():
+                table = table.set_column(table.schema.get_field_index(name), name, column)
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if source.metadata.num_rows == 0:
+            writer.write_table(source.schema_arrow.empty_table())
+    if pending is not None:
+        tmp.unlink()
+        raise RuntimeError(f"{sig_path}: signs {pending}, which {table_path} does not hold in that order")
+    tmp.replace(table_path)
+    return n
+
+
+def _ids(sig_path: Path) -> Iterator[str]:
+    for batch in pq.ParquetFile(sig_path).iter_batches(batch_size=BATCH_ROWS, columns=["doc_id"]):
+        yield from batch.column(0).to_pylist()
+
+
+def _fill_hits(table_path: Path, sig_path: Path, offset: int, clustering: Clustering, names: dict[int, str]) -> int:
     ids = pq.read_table(sig_path, columns=["doc_id"]).column(0).to_pylist()
     n = len(ids)
     comp = clustering.component[offset : offset + n]
@@ -245,28 +305,16 @@ def _fill(
     for key, c, s in zip(ids, comp.tolist(), size.tolist(), strict=True):
         cluster_of[key] = (key if s == 1 else names[int(clustering.first[c])], s)
     table = pq.read_table(table_path)
-    if kind == "docs":
-        keys: list[str | None] = table.column("doc_id").to_pylist()
-        name_col, size_col = "dup_cluster", "dup_cluster_size"
-    else:
-        starts = table.column("passage_start").to_pylist()
-        keys = [
-            None if s is None else passage_id(d, s)
-            for d, s in zip(table.column("doc_id").to_pylist(), starts, strict=True)
-        ]
-        name_col, size_col = "passage_cluster", "passage_cluster_size"
+    starts = table.column("passage_start").to_pylist()
+    keys = [
+        None if s is None else passage_id(d, s) for d, s in zip(table.column("doc_id").to_pylist(), starts, strict=True)
+    ]
     clusters = [cluster_of.get(k, (None, None)) if k is not None else (None, None) for k in keys]
-    table = table.set_column(
-        table.schema.get_field_index(name_col), name_col, pa.array([c[0] for c in clusters], pa.string())
-    )
-    table = table.set_column(
-        table.schema.get_field_index(size_col), size_col, pa.array([c[1] for c in clusters], pa.int64())
-    )
-    if earlier is not None:
-        column = [earlier.get(k) if k is not None else None for k in keys]
-        table = table.set_column(
-            table.schema.get_field_index("earlier_dup"), "earlier_dup", pa.array(column, pa.string())
-        )
+    for name, values, kind in (
+        ("passage_cluster", [c[0] for c in clusters], pa.string()),
+        ("passage_cluster_size", [c[1] for c in clusters], pa.int64()),
+    ):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, kind))
     from scanner.store.writer import ROW_GROUP_ROWS
 
     tmp = table_path.with_name(f".{table_path.name}.tmp")

@@ -143,9 +143,14 @@ class RayCandidates:
             refs = mapper.remote(str(path), offset, num_perm, bands, rows)
             maps.append([refs] if bands == 1 else list(refs))
             offset += n
-        reduced = ray.get([reducer.remote(*[m[k] for m in maps]) for k in range(bands)])
-        found = [pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32}) for a, b in reduced]
-        a, b = merge_pairs(found)
+        reduced = [reducer.remote(*[m[k] for m in maps]) for k in range(bands)]
+
+        def pairs() -> Iterator[pl.DataFrame]:  # one band's pairs on the driver at a time
+            for ref in reduced:
+                a, b = ray.get(ref)
+                yield pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
+
+        a, b = merge_pairs(pairs())
         return offset, a, b
 
 
