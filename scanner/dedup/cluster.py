@@ -42,7 +42,7 @@ from scanner.dedup.minhash import passage_id
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 8_192  # signature rows read at a time (4 MiB of minhash values at 128 permutations)
 EDGE_CHUNK = 32_768  # candidate pairs compared at once: two (chunk, num_perm) uint32 gathers, 32 MiB at 128
 BANDS_SCHEMA = pa.schema([("hash", pa.uint64()), ("doc", pa.uint32())])
 
@@ -155,43 +155,55 @@ found (:func:`local_candidates`, or the Ray shuffle of :mod:`scanner.engines.ray
 same pairs."""
 
 
-def _load_rows(paths: list[Path], num_perm: int, wanted: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """Signatures and kept shingle hashes of the ``wanted`` documents (sorted global numbers), in that order."""
-    sigs = np.zeros((len(wanted), num_perm), dtype=np.uint32)
-    kept: list[np.ndarray | None] = [None] * len(wanted)
+def _write_rows(paths: list[Path], num_perm: int, wanted: np.ndarray, matrix: Path) -> dict[int, np.ndarray]:
+    """The signatures of the ``wanted`` documents (sorted global numbers), in that order, as a raw uint32 matrix
+    in the file ``matrix``; returns the kept shingle hashes of those that have them (by position in ``wanted``)."""
+    kept: dict[int, np.ndarray] = {}
     offset = 0
-    for path in paths:
-        for batch in _minhash_batches(path, ["minhash", "shingles"]):
-            n = batch.num_rows
-            lo, hi = np.searchsorted(wanted, [offset, offset + n])
-            if hi > lo:
-                local = wanted[lo:hi] - offset
-                sig = signature_matrix(batch.column(0), num_perm)
-                sigs[lo:hi] = sig[local]
-                shingles = batch.column(1)
-                for j, row in zip(range(lo, hi), local, strict=True):
-                    value = shingles[int(row)]
-                    if value.is_valid:
-                        kept[j] = np.asarray(value.values.to_numpy(zero_copy_only=False), dtype=np.uint32)
-            offset += n
-    return sigs, kept
+    with matrix.open("wb") as fh:
+        for path in paths:
+            for batch in _minhash_batches(path, ["minhash", "shingles"]):
+                n = batch.num_rows
+                lo, hi = np.searchsorted(wanted, [offset, offset + n])
+                if hi > lo:
+                    local = wanted[lo:hi] - offset
+                    fh.write(np.ascontiguousarray(signature_matrix(batch.column(0), num_perm)[local]).tobytes())
+                    shingles = batch.column(1)
+                    for j, row in zip(range(lo, hi), local, strict=True):
+                        value = shingles[int(row)]
+                        if value.is_valid:
+                            kept[j] = np.asarray(value.values.to_numpy(zero_copy_only=False), dtype=np.uint32)
+                offset += n
+    return kept
 
 
-def _verify(a: np.ndarray, b: np.ndarray, paths: list[Path], config: DedupConfig, summary: DedupSummary) -> np.ndarray:
-    """A mask over the pairs: Jaccard (estimated, or exact for two long documents) >= threshold."""
+def _verify(
+    a: np.ndarray, b: np.ndarray, paths: list[Path], config: DedupConfig, summary: DedupSummary, work: Path
+) -> np.ndarray:
+    """A mask over the pairs: Jaccard (estimated, or exact for two long documents) >= threshold.
+
+    The signatures of the documents in pairs go to a scratch matrix on disk (``work``), which is mapped for one
+    chunk of pairs at a time and unmapped after it, so the memory held for them does not grow with the number of
+    documents (the page cache keeps what is hot)."""
     if not len(a):
         return np.zeros(0, dtype=bool)
     wanted = np.unique(np.concatenate([a, b]))
-    sigs, kept = _load_rows(paths, config.num_perm, wanted)
+    work.mkdir(parents=True, exist_ok=True)
+    matrix = work / "verify-signatures.u32"
+    kept = _write_rows(paths, config.num_perm, wanted, matrix)
     ia, ib = np.searchsorted(wanted, a), np.searchsorted(wanted, b)
     similarity = np.empty(len(a), dtype=np.float64)
     for lo in range(0, len(a), EDGE_CHUNK):
         hi = lo + EDGE_CHUNK
+        sigs = np.memmap(matrix, dtype=np.uint32, mode="r", shape=(len(wanted), config.num_perm))
         equal = sigs[ia[lo:hi]] == sigs[ib[lo:hi]]
+        del sigs  # unmapped: its pages leave this process's resident set
         similarity[lo:hi] = np.count_nonzero(equal, axis=1) / config.num_perm  # no float copy of the chunk
-    has = np.array([k is not None for k in kept], dtype=bool)
+    matrix.unlink()
+    has = np.zeros(len(wanted), dtype=bool)
+    has[list(kept)] = True
     for k in np.flatnonzero(has[ia] & has[ib]):
-        ka, kb = kept[ia[k]], kept[ib[k]]
+        ka, kb = kept.get(int(ia[k])), kept.get(int(ib[k]))
         if ka is not None and kb is not None:
             inter = len(np.intersect1d(ka, kb, assume_unique=True))
             similarity[k] = inter / max(1, len(ka) + len(kb) - inter)
@@ -350,7 +362,10 @@ def cluster_signatures(
     summary.phase_seconds["candidates"] = time.perf_counter() - started
     summary.docs_signed = n
     summary.candidate_pairs = len(a)
-    keep = _verify(a, b, paths, config, summary)
+    try:
+        keep = _verify(a, b, paths, config, summary, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     summary.verified_pairs = int(keep.sum())
     summary.rejected_pairs = len(a) - summary.verified_pairs
     summary.phase_seconds["verify"] = time.perf_counter() - started - sum(summary.phase_seconds.values())
