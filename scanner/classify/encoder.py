@@ -160,6 +160,9 @@ class SentenceTransformerEncoder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder never needs the hub
             import torch
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # a library does not print (its "Loading weights" bar)
 
             if self._threads:
                 torch.set_num_threads(int(self._threads))

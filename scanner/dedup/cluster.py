@@ -16,8 +16,10 @@ After a scan, every document with text has a row in ``signatures/<shard>.parquet
 5. **Store.** ``docs/<shard>.parquet`` is rewritten (temporary file, then rename) with ``dup_cluster`` and
    ``dup_cluster_size`` filled.
 
-Memory: the band table lives on disk; what is held is one int32 per signed document (its component), the
-candidate pairs, and the signatures of the documents in them.
+Memory: the band tables live on disk and signatures are read 8,192 rows at a time; the signatures of the
+documents in candidate pairs go to a scratch matrix on disk that verification maps one chunk of pairs at a time;
+the docs tables are rewritten one row group at a time. What is held is a few integers per signed document (its
+component) and per candidate pair.
 """
 
 from __future__ import annotations
