@@ -208,6 +208,25 @@ def test_malformed_warc_header_resyncs(tmp_path, out, caplog, gz):
     assert len(lines) == 1 and str(path) in lines[0] and "record 2" in lines[0]
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_warc_header_running_into_the_next_record(tmp_path, out, caplog, gz):
+    # record 2 lost the blank line ending its header, and its block: its header runs into record 3's
+    records = _pages(4)
+    records[2] = records[2].split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    data = (
+        b"".join(records)
+        if not gz
+        else gzip_per_record(records[:2]) + gzip_member(records[2] + records[3]) + (gzip_per_record(records[4:]))
+    )
+    path = _write(tmp_path, "merged.warc" + (".gz" if gz else ""), data)
+    counts = assert_counts_balance(run_scan([path], out))
+    assert counts["records_total"] == 5
+    assert counts["skipped_by_reason"] == {"malformed_warc_header": 1, "warc_warcinfo": 1}
+    assert [r["url"] for r in _rows(out) if r["skip_reason"] is None] == [page_url(0), page_url(2), page_url(3)]
+    lines = _skip_lines(caplog, "malformed_warc_header")
+    assert len(lines) == 1 and "record 2" in lines[0] and "next WARC/ line" in lines[0]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # wrong Content-Length
 # ----------------------------------------------------------------------------------------------------------
@@ -334,6 +353,18 @@ def test_non_utf8_in_wet_conversion(tmp_path, out, caplog):
     assert "\ufffd" in docs[1].text and docs[1].text.startswith("Na\ufffdve machines")
     assert all("\ufffd" not in d.text for d in (docs[0], docs[2]))
     assert any(str(path) in r.getMessage() and "record 2" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("name", ["bom.jsonl", "bom.jsonl.gz"])
+def test_jsonl_utf8_byte_order_marks(tmp_path, out, name):
+    # a BOM at the start of the file (Windows tools) and one mid-file (two such files concatenated)
+    data = b"\xef\xbb\xbf" + jsonl_bytes(c4_rows(2)) + b"\xef\xbb\xbf" + jsonl_bytes(c4_rows(3)[2:])
+    path = _write(tmp_path, name, gzip_member(data) if name.endswith(".gz") else data)
+    counts = assert_counts_balance(run_scan([path], out))
+    assert counts["records_read"] == 3
+    assert counts["records_skipped"] == 0
+    assert counts["warnings_by_reason"] == {}
+    assert [d["url"] for d in _rows(out)] == [r["url"] for r in c4_rows(3)]
 
 
 def test_missing_text_field_then_configured(tmp_path, out):

@@ -49,7 +49,8 @@ class JsonlReader(Reader):
     def _record(self, data: bytes, ctx: RecordContext, index: int, offset: int, line: int) -> Document:
         text_line, warnings = decode_text(data, ctx, index, line)
         try:
-            record: Any = json.loads(text_line)
+            # a UTF-8 byte-order mark (Windows tools write one; concatenated files carry one per part) is no JSON
+            record: Any = json.loads(text_line.removeprefix("\ufeff"))
         except json.JSONDecodeError as exc:
             return ctx.skip(index, offset, "invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})", line=line)
         if not isinstance(record, dict):

@@ -139,6 +139,10 @@ class WarcFramer:
     def __init__(self, raw: BinaryIO, *, head: bytes, max_record_bytes: int) -> None:
         self.src = _Source(raw, head)
         self.max_record_bytes = max_record_bytes
+        # Decompressed offsets [start, end) where no header terminator starts, as the last header search found.
+        # After a malformed header, reading resumes at the next WARC/ line, often inside the stretch just
+        # searched: without this, lines of garbage would each be searched up to MAX_HEADER_BYTES again.
+        self._no_header_end = (0, 0)
 
     def __iter__(self) -> Iterator[RawRecord]:
         index = 0
@@ -205,6 +209,14 @@ class WarcFramer:
                 index, stored, "malformed_warc_header", "record does not start with a WARC/ version line"
             )
         end = self._header_end()
+        # No header field starts with "WARC/" (not a field name): such a line starts the next record, and this
+        # header lost its blank line. Resyncing there also keeps each record's header work to its own lines.
+        nested = src.buf.find(b"\nWARC/", src.pos, end[0] if end else len(src.buf))
+        if nested >= 0:
+            src.pos = nested + 1
+            return RawRecord.failed(
+                index, stored, "malformed_warc_header", "WARC header runs into the next WARC/ line (no blank line)"
+            )
         if end is None:
             too_long = len(src.buf) - src.pos >= MAX_HEADER_BYTES
             if too_long:
@@ -269,16 +281,22 @@ class WarcFramer:
     def _header_end(self) -> tuple[int, int] | None:
         """(end of the header lines, start of the block), or ``None`` when the header is not terminated."""
         src = self.src
-        search = src.pos
+        start = src.offset
+        clean_from, clean_to = self._no_header_end
+        search = clean_to - src.base if clean_from <= start < clean_to else src.pos
         while True:
             limit = src.pos + MAX_HEADER_BYTES
             crlf = src.buf.find(b"\r\n\r\n", search, limit)
             # a bare-LF header (non-standard) ends earlier; look only before the CRLF end, never into the block
             lf = src.buf.find(b"\n\n", search, crlf + 2 if crlf >= 0 else limit)
             if lf >= 0 and (crlf < 0 or lf < crlf):
+                self._no_header_end = (start, src.base + lf)
                 return lf, lf + 2
             if crlf >= 0:
+                self._no_header_end = (start, src.base + crlf)
                 return crlf, crlf + 4
+            searched_to = max(search, min(limit, len(src.buf)) - 3)
+            self._no_header_end = (start, src.base + searched_to)
             if len(src.buf) - src.pos >= MAX_HEADER_BYTES:
                 return None
             search = max(src.pos, len(src.buf) - 3)
