@@ -547,7 +547,8 @@ def same_outputs(a: dict[str, Any], b: dict[str, Any]) -> str:
     diff_hash = [p for p in fa if fa[p]["sha256"] != fb[p]["sha256"]]
     return (
         f"same {len(fa)} files; sizes differ: {diff_size or 'none'}; "
-        f"contents differ: {diff_hash or 'none'} (manifest.json and reports hold timings)"
+        f"contents differ: {diff_hash or 'none'} (run.json holds timings; manifest.json records --out, which differs "
+        "between these runs)"
     )
 
 

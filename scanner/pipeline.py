@@ -169,6 +169,9 @@ def scan_file(
             if observer and n % PROGRESS_EVERY == 0:
                 observer.advance(stats, stats.bytes_read)
         writer.commit()
+        if stats.wholly_unreadable:  # read to the end, yet every record was damaged: say so where status is read
+            damage = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped_by_reason.items()))
+            stats.message = f"no record could be read ({damage})"
     except ShardError as exc:
         writer.abort()
         stats.status = "refused" if exc.reason == "wat_refused" else "unreadable"

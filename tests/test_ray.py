@@ -3,6 +3,8 @@ and a shard whose Ray worker keeps dying fails alone. Skipped where Ray is not i
 
 from __future__ import annotations
 
+import importlib.util
+import secrets
 import shutil
 import socket
 import subprocess
@@ -19,7 +21,8 @@ from scanner.config import ScanConfig
 from scanner.engines import RunOptions
 from scanner.pipeline import ScanResult, scan
 
-ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'tropescan[ray]'")
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("Ray is an optional extra: pip install 'tropescan[ray]'", allow_module_level=True)
 
 pytestmark = pytest.mark.slow
 
@@ -33,22 +36,29 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
-    """``ray start --head`` on 127.0.0.1 with 2 CPUs; this process joins it with the tests directory as its
-    working_dir, so that Ray workers can unpickle the test labelers. Stopped (``ray stop``) afterwards."""
+    """``ray start --head`` on 127.0.0.1 with 2 CPUs and token authentication (a token of its own, in the
+    environment, so that a stale ``~/.ray/auth_token`` left by an earlier local Ray cannot get in the way); this
+    process joins it with the tests directory as its working_dir, so that Ray workers can unpickle the test
+    labelers. Stopped (``ray stop``) afterwards."""
     cli = str(Path(sys.executable).with_name("ray"))
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 characters
     start = [cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"]
     start += ["--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]
-    subprocess.run(start, check=True, capture_output=True, timeout=600)
     address = f"127.0.0.1:{port}"
-    try:
-        ray.init(address=address, runtime_env={"working_dir": str(Path(__file__).parent)}, logging_level="ERROR")
-        yield address
-    finally:
-        ray.shutdown()
-        subprocess.run([cli, "stop", "--force"], capture_output=True, timeout=300, check=False)
-        shutil.rmtree(temp, ignore_errors=True)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_AUTH_MODE", "token")
+        env.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+        import ray  # after the token is in the environment: Ray reads it when it is imported
+
+        try:
+            subprocess.run(start, check=True, capture_output=True, timeout=600)
+            ray.init(address=address, runtime_env={"working_dir": str(Path(__file__).parent)}, logging_level="ERROR")
+            yield address
+        finally:
+            ray.shutdown()
+            subprocess.run([cli, "stop", "--force"], capture_output=True, timeout=300, check=False)
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _scan(corpus: Path, out: Path, labeler: Any, run: RunOptions) -> ScanResult:

@@ -162,7 +162,7 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
-            transformers_logging.disable_progress_bar()  # a library does not print (its "Loading weights" bar)
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a library does not print
 
             if self._threads:
                 torch.set_num_threads(int(self._threads))

@@ -4,7 +4,7 @@ After a scan, every document with text has a row in ``signatures/<shard>.parquet
 
 1. **Bands.** Each signature's LSH band hashes go to one Parquet table per band ``(hash, doc)``, written shard by
    shard (``doc`` numbers the signed documents in shard order, then row order).
-2. **Candidates.** polars groups each band's table by hash, one band at a time; in each group of two or more
+2. **Candidates.** Each band's table is grouped by hash (a numpy sort), one band at a time; in each group of two or more
    documents, sorted, every member is paired with the first (a star) and with the one before it (a chain): linear
    in the group's size, and enough to connect a group of copies. (With ``--engine ray`` steps 1 and 2 are a Ray
    shuffle instead: one map task per shard, one reduce task per band, the same pairs: :mod:`scanner.engines.ray`.)
@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -106,46 +105,50 @@ def _write_bands(paths: list[Path], work: Path, num_perm: int, bands: int, rows:
     return offset
 
 
-def band_pairs(band: pl.LazyFrame) -> pl.DataFrame:
-    """The candidate pairs ``(a, b)`` of one band's ``(hash, doc)`` rows: in every bucket of two or more
-    documents, sorted, each member paired with the first (a star) and with the one before it (a chain): linear in
-    the bucket's size, and enough to connect a bucket of copies. Unique, unsorted."""
-    groups = (
-        band.filter(pl.col("hash").is_duplicated())  # most buckets hold one document: drop them first
-        .group_by("hash")
-        .agg(pl.col("doc").sort().alias("docs"))
-        .filter(pl.col("docs").list.len() > 1)
-    )
-    star = groups.select(pl.col("docs").list.first().alias("a"), pl.col("docs").list.slice(1).alias("b")).explode("b")
-    chain = groups.select(
-        pl.col("docs").list.slice(0, pl.col("docs").list.len() - 1).alias("a"),
-        pl.col("docs").list.slice(1).alias("b"),
-    ).explode("a", "b")
-    return pl.concat([star, chain]).unique().collect(engine="streaming")
+def band_pairs(hashes: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """The candidate pairs of one band's ``(hash, doc)`` rows, as sorted distinct keys ``a << 32 | b`` (``a < b``):
+    in every bucket of two or more documents, sorted, each member is paired with the first (a star) and with the
+    one before it (a chain): linear in the bucket's size, and enough to connect a bucket of copies. numpy sorts,
+    ~20 bytes a row."""
+    if len(hashes) < 2:
+        return np.zeros(0, dtype=np.uint64)
+    order = np.lexsort((docs, hashes))  # by bucket, then document
+    bucket_hash = hashes[order]
+    doc = docs[order].astype(np.uint64)
+    del order
+    same = bucket_hash[1:] == bucket_hash[:-1]  # row i + 1 is in row i's bucket
+    del bucket_hash
+    chain = (doc[:-1][same] << np.uint64(32)) | doc[1:][same]
+    first_in_bucket = np.concatenate([[True], ~same])
+    first = doc[first_in_bucket][np.cumsum(first_in_bucket) - 1]  # per row, its bucket's first document
+    star = (first[~first_in_bucket] << np.uint64(32)) | doc[~first_in_bucket]
+    return np.unique(np.concatenate([star, chain]))
 
 
-def merge_pairs(found: Iterable[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of every band, unique and sorted (so that what follows does not depend on the band order).
-    Folded band by band, so that memory holds the distinct pairs, not every band's copy of them (copies of one
-    page share all their bands)."""
-    edges: pl.DataFrame | None = None
-    for pairs in found:
-        edges = pairs if edges is None else pl.concat([edges, pairs]).unique()
-    if edges is None:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    edges = edges.sort("a", "b")
-    return edges["a"].to_numpy().astype(np.int64), edges["b"].to_numpy().astype(np.int64)
+def _band_file_pairs(path: Path) -> np.ndarray:
+    table = pq.read_table(path)
+    return band_pairs(table.column("hash").to_numpy(), table.column("doc").to_numpy())
+
+
+def merge_pairs(found: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of every band (:func:`band_pairs` keys), distinct and sorted by ``(a, b)``, so that what follows
+    does not depend on the band order. Folded band by band: memory holds the distinct pairs, not every band's
+    copy of them (copies of one page share all their bands)."""
+    keys = np.zeros(0, dtype=np.uint64)
+    for band in found:
+        keys = np.union1d(keys, band)
+    return (keys >> np.uint64(32)).astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def local_candidates(
     paths: list[Path], num_perm: int, bands: int, rows: int, work: Path
 ) -> tuple[int, np.ndarray, np.ndarray]:
-    """Signed documents and candidate pairs, in this process: the band tables go to ``work`` (on disk), and
-    polars groups one band at a time, so memory follows the documents of one band table, not all of them."""
+    """Signed documents and candidate pairs, in this process: the band tables go to ``work`` (on disk) and are
+    grouped one band at a time, so memory follows the documents of one band table, not all of them."""
     work.mkdir(parents=True, exist_ok=True)
     try:
         n = _write_bands(paths, work, num_perm, bands, rows)
-        a, b = merge_pairs(band_pairs(pl.scan_parquet(work / f"band-{k:03d}.parquet")) for k in range(bands))
+        a, b = merge_pairs(_band_file_pairs(work / f"band-{k:03d}.parquet") for k in range(bands))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return n, a, b

@@ -102,21 +102,13 @@ def _band_map(path: str, offset: int, num_perm: int, bands: int, rows: int) -> l
     return [(np.ascontiguousarray(table[:, k]), doc) for k in range(bands)]
 
 
-def _band_reduce(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _band_reduce(*parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Reduce: one band's rows from every shard, grouped into candidate pairs (:func:`band_pairs`)."""
-    import polars as pl
-
     from scanner.dedup.cluster import band_pairs
 
-    frame = pl.DataFrame(
-        {
-            "hash": np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.uint64),
-            "doc": np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.uint32),
-        },
-        schema={"hash": pl.UInt64, "doc": pl.UInt32},
-    )
-    pairs = band_pairs(frame.lazy())
-    return pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    if not parts:
+        return np.zeros(0, dtype=np.uint64)
+    return band_pairs(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
 class RayCandidates:
@@ -129,8 +121,6 @@ class RayCandidates:
     def __call__(
         self, paths: list[Path], num_perm: int, bands: int, rows: int, work: Path
     ) -> tuple[int, np.ndarray, np.ndarray]:
-        import polars as pl
-
         from scanner.dedup.cluster import merge_pairs
 
         ray = connect(self.run)
@@ -145,12 +135,7 @@ class RayCandidates:
             offset += n
         reduced = [reducer.remote(*[m[k] for m in maps]) for k in range(bands)]
 
-        def pairs() -> Iterator[pl.DataFrame]:  # one band's pairs on the driver at a time
-            for ref in reduced:
-                a, b = ray.get(ref)
-                yield pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
-
-        a, b = merge_pairs(pairs())
+        a, b = merge_pairs(ray.get(ref) for ref in reduced)  # one band's pairs on the driver at a time
         return offset, a, b
 
 
