@@ -123,7 +123,10 @@ def run_local(
             placeholders[task.index] = new_stats(task.file)
             if observer:
                 observer.file_started(placeholders[task.index])
-        worker.conn.send(task)
+        try:
+            worker.conn.send(task)
+        except OSError:  # the worker died since its last shard: its sentinel says so, and the task is retried
+            log.debug("worker %s gone before it was sent %s", worker.process.pid, task.file.source)
 
     try:
         for _ in range(min(workers, len(pending))):

@@ -51,7 +51,7 @@ def connect(run: RunOptions) -> Any:
 
 def _scan_shard(job: ShardJob, task: ShardTask) -> ShardOutcome:
     global _runner
-    if _runner is None or _runner.job != job:
+    if _runner is None or _runner.job != job:  # a caller's own labeler arrives as a new object: a new runner
         _runner = ShardRunner(job)
     return _runner.run(task)
 
