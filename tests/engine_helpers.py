@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,14 @@ def assert_same_tree(got: Path, want: Path) -> None:
     assert sorted(a) == sorted(b), (sorted(set(a) ^ set(b)),)
     differing = [name for name in a if a[name] != b[name]]
     assert not differing, differing
+
+
+def out_beside(reference: Path) -> Path:
+    """An empty ``out`` next to a reference scan that was run into that same path and then moved aside, so that
+    a new scan into it can be compared with the reference byte for byte (the manifest records --out)."""
+    out = reference.parent / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    return out
 
 
 def run_info(out: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_helpers import KillingLabeler, StubLabeler, assert_same_tree, run_info, tree, write_corpus
+from engine_helpers import KillingLabeler, StubLabeler, assert_same_tree, out_beside, run_info, tree, write_corpus
 
 from scanner.config import ScanConfig, SegmentConfig
 from scanner.engines import RunOptions
@@ -40,14 +40,8 @@ def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return (base / "out").rename(base / "reference")
 
 
-def _out_beside(reference: Path) -> Path:
-    out = reference.parent / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    return out
-
-
 def test_workers_write_the_same_bytes_as_one(corpus: Path, reference: Path) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     result = _scan(corpus, out, workers=3)
     assert_same_tree(out, reference)
     info = run_info(out)
@@ -56,7 +50,7 @@ def test_workers_write_the_same_bytes_as_one(corpus: Path, reference: Path) -> N
 
 
 def test_a_worker_killed_once_is_retried(corpus: Path, reference: Path, tmp_path: Path) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     flag = tmp_path / "killed-once"
     _scan(corpus, out, workers=2, labeler=KillingLabeler("CORRIGIBLEMARK", once_flag=str(flag)))
     assert flag.exists()
@@ -67,7 +61,7 @@ def test_a_worker_killed_once_is_retried(corpus: Path, reference: Path, tmp_path
 def test_a_worker_that_always_dies_fails_only_its_shard(
     corpus: Path, reference: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     result = _scan(corpus, out, workers=2, labeler=KillingLabeler("CORRIGIBLEMARK"))
     status = {f.shard: f.status for f in result.files}
     assert status.pop("datasets__part-0.jsonl") == "failed"
@@ -110,7 +104,7 @@ def test_limit_scans_in_order_whatever_the_workers(corpus: Path, tmp_path: Path)
 
 
 def test_a_second_scan_keeps_every_complete_shard(corpus: Path, reference: Path) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     shutil.copytree(reference, out)
     _scan(corpus, out)
     info = run_info(out)
@@ -119,7 +113,7 @@ def test_a_second_scan_keeps_every_complete_shard(corpus: Path, reference: Path)
 
 
 def test_changed_settings_rescan_every_shard(corpus: Path, reference: Path) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     shutil.copytree(reference, out)
     result = _scan(corpus, out, segment=SegmentConfig(min_chars=100, max_chars=400))
     assert run_info(out)["shards"]["kept"] == []
@@ -178,7 +172,7 @@ KILLED_AFTER = {  # shards complete (and kept by the resumed scan) when the scan
 def test_a_scan_killed_then_resumed_writes_the_same_bytes(
     corpus: Path, reference: Path, point: str, workers: int
 ) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     driver = Path(__file__).with_name("kill_driver.py")
     killed = subprocess.run(
         [sys.executable, str(driver), str(corpus), str(out), point, str(workers)],

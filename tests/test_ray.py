@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import KillingLabeler, StubLabeler, assert_same_tree, run_info, tree, write_corpus
+from engine_helpers import KillingLabeler, StubLabeler, assert_same_tree, out_beside, run_info, tree, write_corpus
 
 from scanner.config import ScanConfig
 from scanner.engines import RunOptions
@@ -77,14 +77,8 @@ def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return (base / "out").rename(base / "reference")
 
 
-def _out_beside(reference: Path) -> Path:
-    out = reference.parent / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    return out
-
-
 def test_ray_writes_the_same_bytes_as_the_local_engine(ray_head: str, corpus: Path, reference: Path) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     result = _scan(corpus, out, StubLabeler(), RunOptions(engine="ray", workers=2, ray_address=ray_head))
     assert all(f.status == "ok" for f in result.files)
     assert result.manifest["dedup"]["duplicate_clusters"] >= 1  # the shuffle found the copies across shards
@@ -94,7 +88,7 @@ def test_ray_writes_the_same_bytes_as_the_local_engine(ray_head: str, corpus: Pa
 
 
 def test_a_shard_whose_ray_worker_keeps_dying_fails_alone(ray_head: str, corpus: Path, reference: Path) -> None:
-    out = _out_beside(reference)
+    out = out_beside(reference)
     run = RunOptions(engine="ray", workers=2, ray_address=ray_head, retries=1)
     result = _scan(corpus, out, KillingLabeler("CORRIGIBLEMARK"), run)
     status = {f.shard: f.status for f in result.files}
