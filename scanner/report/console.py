@@ -98,8 +98,8 @@ def render_scan_summary(
             highlight=False,
         )
     console.print(
-        f"Results in [bold]{out}[/]: report.html (open it in a browser), report.md, report.json, manifest.json, "
-        "docs/, hits/, signatures/, passages/"
+        f"Results in [bold]{escape(out)}[/]: report.html (open it in a browser), report.md, report.json, "
+        "manifest.json, run.json, docs/, hits/, signatures/, passages/, shards/"
     )
 
 
