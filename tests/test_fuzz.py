@@ -431,42 +431,14 @@ def check_prefix_read(fmt: Fmt, scanned: Scanned, damage: Callable[[bytes], byte
         assert scanned.stats.records_read >= _read_before(fmt, _first_damaged(damage)), scanned.stats
 
 
+@pytest.mark.parametrize("damages", [truncations, flips, overwrites, insertions], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("fmt", ALL_FORMATS, ids=repr)
 @fuzz(20)
 @given(data=st.data())
-def test_truncated_anywhere(fmt, data):
+def test_damaged_anywhere(fmt, damages, data):
+    """Truncated at any offset, bytes flipped or overwritten, garbage inserted or appended."""
     valid = valid_bytes(fmt)
-    damage = data.draw(truncations(len(valid)), label="damage")
-    scanned = scan_damaged(fmt.name, damage(valid))
-    check_prefix_read(fmt, scanned, damage)
-
-
-@pytest.mark.parametrize("fmt", ALL_FORMATS, ids=repr)
-@fuzz(20)
-@given(data=st.data())
-def test_flipped_bytes(fmt, data):
-    valid = valid_bytes(fmt)
-    damage = data.draw(flips(len(valid)), label="damage")
-    scanned = scan_damaged(fmt.name, damage(valid))
-    check_prefix_read(fmt, scanned, damage)
-
-
-@pytest.mark.parametrize("fmt", ALL_FORMATS, ids=repr)
-@fuzz(20)
-@given(data=st.data())
-def test_overwritten_bytes(fmt, data):
-    valid = valid_bytes(fmt)
-    damage = data.draw(overwrites(len(valid)), label="damage")
-    scanned = scan_damaged(fmt.name, damage(valid))
-    check_prefix_read(fmt, scanned, damage)
-
-
-@pytest.mark.parametrize("fmt", ALL_FORMATS, ids=repr)
-@fuzz(20)
-@given(data=st.data())
-def test_inserted_or_appended_garbage(fmt, data):
-    valid = valid_bytes(fmt)
-    damage = data.draw(insertions(len(valid)), label="damage")
+    damage = data.draw(damages(len(valid)), label="damage")
     scanned = scan_damaged(fmt.name, damage(valid))
     check_prefix_read(fmt, scanned, damage)
 

@@ -86,19 +86,28 @@ def signature_matrix(column: pa.Array, num_perm: int) -> np.ndarray:
     return np.asarray(values, dtype=np.uint32).reshape(-1, num_perm)
 
 
+def band_batches(
+    path: Path, offset: int, num_perm: int, bands: int, rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One signature table's LSH band hashes, a batch at a time: ``(n, bands)`` uint64 hashes and the documents'
+    global numbers (``offset`` is the number of signed documents in the tables before this one)."""
+    for batch in _minhash_batches(path, ["minhash"]):
+        hashes = band_hashes(signature_matrix(batch.column(0), num_perm), bands, rows)
+        yield hashes, np.arange(offset, offset + len(hashes), dtype=np.uint32)
+        offset += len(hashes)
+
+
 def _write_bands(paths: list[Path], work: Path, num_perm: int, bands: int, rows: int) -> int:
     """One band table per band (``work/band-K.parquet``: hash, doc); returns the number of signed documents."""
     offset = 0
     writers = [pq.ParquetWriter(work / f"band-{k:03d}.parquet", BANDS_SCHEMA, compression="zstd") for k in range(bands)]
     try:
         for path in paths:
-            for batch in _minhash_batches(path, ["minhash"]):
-                sig = signature_matrix(batch.column(0), num_perm)
-                hashes = band_hashes(sig, bands, rows)  # (n, bands)
-                doc = pa.array(np.arange(offset, offset + len(sig), dtype=np.uint32))
+            for hashes, docs in band_batches(path, offset, num_perm, bands, rows):
+                doc = pa.array(docs)
                 for k, writer in enumerate(writers):
                     writer.write_table(pa.Table.from_arrays([pa.array(hashes[:, k]), doc], schema=BANDS_SCHEMA))
-                offset += len(sig)
+                offset += len(docs)
     finally:
         for writer in writers:
             writer.close()

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from scanner.engines.shard import ShardJob, ShardOutcome, ShardRunner, ShardTask, failed_outcome
@@ -200,8 +201,6 @@ def _died(
     worker: _Worker, attempts: dict[int, int], pending: deque[ShardTask], retries: int, job: ShardJob
 ) -> ShardOutcome | None:
     """A worker died scanning its task: queue the task again, or (out of retries) its failed outcome."""
-    from pathlib import Path
-
     worker.process.join(timeout=10)
     task = worker.task
     assert task is not None

@@ -91,14 +91,11 @@ def run_ray(
 
 def _band_map(path: str, offset: int, num_perm: int, bands: int, rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Map: one shard's signatures as ``(hash, doc)`` arrays, one pair per band."""
-    from scanner.dedup.cluster import BATCH_ROWS, signature_matrix
-    from scanner.dedup.lsh import band_hashes
+    from scanner.dedup.cluster import band_batches
 
-    hashes: list[np.ndarray] = []
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["minhash"]):
-        hashes.append(band_hashes(signature_matrix(batch.column(0), num_perm), bands, rows))
-    table = np.concatenate(hashes) if hashes else np.zeros((0, bands), dtype=np.uint64)
-    doc = np.arange(offset, offset + len(table), dtype=np.uint32)
+    batches = list(band_batches(Path(path), offset, num_perm, bands, rows))
+    table = np.concatenate([h for h, _ in batches]) if batches else np.zeros((0, bands), dtype=np.uint64)
+    doc = np.concatenate([d for _, d in batches]) if batches else np.zeros(0, dtype=np.uint32)
     return [(np.ascontiguousarray(table[:, k]), doc) for k in range(bands)]
 
 
